@@ -1,0 +1,369 @@
+"""The taxonomy as data: topics, groups, campaigns, the legal dictionary, stop words, lexicon.
+
+The files beside this module are for editors to read and extend. :func:`load_taxonomy`
+reads and validates them; any problem is a :class:`TaxonomyError` naming the file and the
+entry, raised at start-up rather than surfacing later as a wrong recommendation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "Campaign",
+    "ColloquialEntry",
+    "Group",
+    "Taxonomy",
+    "TaxonomyError",
+    "Topic",
+    "load_taxonomy",
+    "normalize_law_title",
+]
+
+DATA_DIR = Path(__file__).parent
+_ID = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
+
+
+class TaxonomyError(ValueError):
+    """A taxonomy data file is missing or wrong; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    name: str
+    en: str
+    description: str
+    parent: str | None
+    keywords: tuple[str, ...]
+    key_laws: tuple[str, ...]
+    title_patterns: tuple[str, ...] = ()
+    civil_code_books: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    name: str
+    en: str
+    description: str
+    plan_section: str
+    topics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """A recurring annual campaign (``start``/``end`` are month-day) or a dated one."""
+
+    id: str
+    name: str
+    topics: tuple[str, ...]
+    start: str
+    end: str
+    boost: float
+    reason: str
+    groups: tuple[str, ...] = ()
+    region: str | None = None
+    note: str | None = None
+
+    def active_on(self, day: dt.date) -> bool:
+        """True when ``day`` falls in the campaign (inclusive; a period may wrap the year)."""
+        if len(self.start) == 10:  # a dated, one-off campaign: YYYY-MM-DD
+            return dt.date.fromisoformat(self.start) <= day <= dt.date.fromisoformat(self.end)
+        md = day.strftime("%m-%d")
+        if self.start <= self.end:
+            return self.start <= md <= self.end
+        return md >= self.start or md <= self.end
+
+
+@dataclass(frozen=True)
+class ColloquialEntry:
+    colloquial: tuple[str, ...]
+    legal: tuple[str, ...]
+    topics: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DictWord:
+    word: str
+    freq: int
+    tag: str
+
+
+@dataclass
+class Taxonomy:
+    topics: dict[str, Topic]
+    groups: dict[str, Group]
+    campaigns: list[Campaign]
+    dictionary: list[DictWord]
+    stopwords: frozenset[str]
+    colloquial: list[ColloquialEntry]
+    source_dir: Path = field(default=DATA_DIR)
+    _law_topics: dict[str, set[str]] | None = field(default=None, repr=False)
+
+    @property
+    def topic_ids(self) -> list[str]:
+        return list(self.topics)
+
+    @property
+    def group_ids(self) -> list[str]:
+        return list(self.groups)
+
+    def topic_name(self, topic_id: str) -> str:
+        t = self.topics.get(topic_id)
+        return t.name if t else topic_id
+
+    def law_topics(self) -> dict[str, set[str]]:
+        """Normalised short law title -> topics, from each topic's ``key_laws``."""
+        if self._law_topics is None:
+            out: dict[str, set[str]] = {}
+            for t in self.topics.values():
+                for law in t.key_laws:
+                    out.setdefault(normalize_law_title(law), set()).add(t.id)
+            self._law_topics = out
+        return self._law_topics
+
+    def topics_for_law(self, law_title: str, book: str | None = None) -> set[str]:
+        """Topics a law (or one book of the Civil Code) belongs to, by key law and title pattern.
+
+        Titles are compared without 中华人民共和国, 《》, （试行） and spaces, so the Party
+        regulations' file titles match the names editors write.
+        """
+        key = normalize_law_title(law_title)
+        found: set[str] = set()
+        listed = self.law_topics().get(key, set())
+        for t in self.topics.values():
+            if t.id in listed:
+                if t.civil_code_books and key == "民法典":
+                    if book is not None and book in t.civil_code_books:
+                        found.add(t.id)
+                    continue
+                found.add(t.id)
+            elif any(p in law_title for p in t.title_patterns):
+                found.add(t.id)
+        return found
+
+    def campaigns_on(self, day: dt.date, *, group_ids: list[str] | None = None,
+                     region: str | None = None) -> list[Campaign]:
+        out = []
+        for c in self.campaigns:
+            if not c.active_on(day):
+                continue
+            if c.groups and group_ids is not None and not set(c.groups) & set(group_ids):
+                continue
+            if c.region and region and c.region not in region and region not in c.region:
+                continue
+            out.append(c)
+        return out
+
+
+_TRIAL = re.compile(r"[（(]试行[)）]|_试行$")
+
+
+def normalize_law_title(title: str) -> str:
+    """中华人民共和国监察法实施条例 / 《监察法实施条例》 / 监察法实施条例（试行） -> 监察法实施条例."""
+    t = re.sub(r"[\s《》]", "", title)
+    t = _TRIAL.sub("", t)
+    if t.startswith("中华人民共和国") and len(t) > 7:
+        t = t[7:]
+    return t
+
+
+def _read_yaml(path: Path) -> Any:
+    if not path.exists():
+        raise TaxonomyError(f"{path}: file is missing")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise TaxonomyError(f"{path}: invalid YAML: {exc}") from exc
+
+
+def _need(entry: dict[str, Any], key: str, where: str, kind: type | tuple[type, ...] = str) -> Any:
+    if key not in entry or entry[key] is None:
+        raise TaxonomyError(f"{where}: missing '{key}'")
+    if not isinstance(entry[key], kind):
+        raise TaxonomyError(f"{where}: '{key}' must be {getattr(kind, '__name__', kind)}")
+    return entry[key]
+
+
+def _str_list(entry: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = entry.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise TaxonomyError(f"{where}: '{key}' must be a list of non-empty strings")
+    return tuple(dict.fromkeys(v.strip() for v in value))
+
+
+def _load_topics(path: Path) -> dict[str, Topic]:
+    data = _read_yaml(path)
+    rows = data.get("topics") if isinstance(data, dict) else None
+    if not isinstance(rows, list) or not rows:
+        raise TaxonomyError(f"{path}: expected a mapping with a non-empty list 'topics'")
+    topics: dict[str, Topic] = {}
+    for n, row in enumerate(rows):
+        where = f"{path}: topics[{n}]"
+        if not isinstance(row, dict):
+            raise TaxonomyError(f"{where}: each topic must be a mapping")
+        tid = _need(row, "id", where)
+        where = f"{path}: topic '{tid}'"
+        if not _ID.match(tid):
+            raise TaxonomyError(f"{where}: id must be lower-case ascii (a-z, 0-9, _)")
+        if tid in topics:
+            raise TaxonomyError(f"{where}: duplicate id")
+        keywords = _str_list(row, "keywords", where)
+        if not keywords:
+            raise TaxonomyError(f"{where}: needs at least one seed keyword")
+        topics[tid] = Topic(
+            id=tid, name=_need(row, "name", where), en=str(row.get("en") or tid),
+            description=str(row.get("description") or ""), parent=row.get("parent"),
+            keywords=keywords, key_laws=_str_list(row, "key_laws", where),
+            title_patterns=_str_list(row, "title_patterns", where),
+            civil_code_books=_str_list(row, "civil_code_books", where),
+        )
+    for t in topics.values():
+        if t.parent is not None and t.parent not in topics:
+            raise TaxonomyError(f"{path}: topic '{t.id}': parent '{t.parent}' is not a topic")
+    return topics
+
+
+def _load_groups(path: Path, topics: dict[str, Topic]) -> dict[str, Group]:
+    data = _read_yaml(path)
+    rows = data.get("groups") if isinstance(data, dict) else None
+    if not isinstance(rows, list) or not rows:
+        raise TaxonomyError(f"{path}: expected a mapping with a non-empty list 'groups'")
+    groups: dict[str, Group] = {}
+    for n, row in enumerate(rows):
+        where = f"{path}: groups[{n}]"
+        if not isinstance(row, dict):
+            raise TaxonomyError(f"{where}: each group must be a mapping")
+        gid = _need(row, "id", where)
+        where = f"{path}: group '{gid}'"
+        if not _ID.match(gid):
+            raise TaxonomyError(f"{where}: id must be lower-case ascii (a-z, 0-9, _)")
+        if gid in groups:
+            raise TaxonomyError(f"{where}: duplicate id")
+        weights = _need(row, "topics", where, dict)
+        clean: dict[str, float] = {}
+        for tid, w in weights.items():
+            if tid not in topics:
+                raise TaxonomyError(f"{where}: unknown topic '{tid}' in its weights")
+            if not isinstance(w, int | float) or not 0 < float(w) <= 1:
+                raise TaxonomyError(f"{where}: weight of '{tid}' must be a number in (0, 1]")
+            clean[tid] = float(w)
+        groups[gid] = Group(gid, _need(row, "name", where), str(row.get("en") or gid),
+                            str(row.get("description") or ""), str(row.get("plan_section") or ""),
+                            clean)
+    return groups
+
+
+_MD = re.compile(r"^(\d{2}-\d{2}|\d{4}-\d{2}-\d{2})$")
+
+
+def _load_campaigns(path: Path, topics: dict[str, Topic], groups: dict[str, Group]) -> list[Campaign]:
+    data = _read_yaml(path)
+    rows = data.get("campaigns") if isinstance(data, dict) else None
+    if not isinstance(rows, list):
+        raise TaxonomyError(f"{path}: expected a mapping with a list 'campaigns'")
+    out: list[Campaign] = []
+    seen: set[str] = set()
+    for n, row in enumerate(rows):
+        where = f"{path}: campaigns[{n}]"
+        if not isinstance(row, dict):
+            raise TaxonomyError(f"{where}: each campaign must be a mapping")
+        cid = _need(row, "id", where)
+        where = f"{path}: campaign '{cid}'"
+        if cid in seen:
+            raise TaxonomyError(f"{where}: duplicate id")
+        seen.add(cid)
+        start, end = str(_need(row, "start", where, (str, dt.date))), str(_need(row, "end", where, (str, dt.date)))
+        for key, value in (("start", start), ("end", end)):
+            if not _MD.match(value):
+                raise TaxonomyError(f"{where}: '{key}' must be MM-DD (every year) or YYYY-MM-DD")
+        ctopics = _str_list(row, "topics", where)
+        for tid in ctopics:
+            if tid not in topics:
+                raise TaxonomyError(f"{where}: unknown topic '{tid}'")
+        cgroups = _str_list(row, "groups", where)
+        for gid in cgroups:
+            if gid not in groups:
+                raise TaxonomyError(f"{where}: unknown group '{gid}'")
+        boost = row.get("boost", 0.3)
+        if not isinstance(boost, int | float) or not 0 <= boost <= 5:
+            raise TaxonomyError(f"{where}: 'boost' must be a number in [0, 5]")
+        out.append(Campaign(cid, _need(row, "name", where), ctopics, start, end, float(boost),
+                            str(row.get("reason") or row["name"]), cgroups, row.get("region"),
+                            row.get("note")))
+    return out
+
+
+def _load_dictionary(path: Path) -> list[DictWord]:
+    if not path.exists():
+        raise TaxonomyError(f"{path}: file is missing")
+    words: dict[str, DictWord] = {}
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = line.split()
+        if len(parts) > 3 or (len(parts) >= 2 and not parts[1].isdigit()):
+            raise TaxonomyError(f"{path}:{n}: expected 'word freq [tag]', got {line!r}")
+        freq = int(parts[1]) if len(parts) >= 2 else 20000
+        words[parts[0]] = DictWord(parts[0], freq, parts[2] if len(parts) == 3 else "n")
+    return list(words.values())
+
+
+def _load_lines(path: Path) -> frozenset[str]:
+    if not path.exists():
+        raise TaxonomyError(f"{path}: file is missing")
+    return frozenset(
+        ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()
+        if ln.strip() and not ln.startswith("#")
+    )
+
+
+def _load_colloquial(path: Path, topics: dict[str, Topic]) -> list[ColloquialEntry]:
+    if not path.exists():
+        return []
+    data = _read_yaml(path)
+    rows = data.get("entries") if isinstance(data, dict) else None
+    if not isinstance(rows, list):
+        raise TaxonomyError(f"{path}: expected a mapping with a list 'entries'")
+    out = []
+    for n, row in enumerate(rows):
+        where = f"{path}: entries[{n}]"
+        if not isinstance(row, dict):
+            raise TaxonomyError(f"{where}: each entry must be a mapping")
+        coll, legal, tids = (_str_list(row, k, where) for k in ("colloquial", "legal", "topics"))
+        if not coll or not legal:
+            raise TaxonomyError(f"{where}: needs 'colloquial' and 'legal' terms")
+        for tid in tids:
+            if tid not in topics:
+                raise TaxonomyError(f"{where}: unknown topic '{tid}'")
+        out.append(ColloquialEntry(coll, legal, tids))
+    return out
+
+
+def load_taxonomy(directory: str | Path | None = None) -> Taxonomy:
+    """Read and validate the taxonomy files (cached per directory)."""
+    return _load_cached(str(Path(directory) if directory else DATA_DIR))
+
+
+@lru_cache(maxsize=8)
+def _load_cached(directory: str) -> Taxonomy:
+    d = Path(directory)
+    topics = _load_topics(d / "topics.yaml")
+    groups = _load_groups(d / "groups.yaml", topics)
+    campaigns = _load_campaigns(d / "campaigns.yaml", topics, groups)
+    return Taxonomy(
+        topics=topics, groups=groups, campaigns=campaigns,
+        dictionary=_load_dictionary(d / "legal_dict.txt"),
+        stopwords=_load_lines(d / "stopwords.txt"),
+        colloquial=_load_colloquial(d / "colloquial.yaml", topics),
+        source_dir=d,
+    )

@@ -1,0 +1,210 @@
+"""Training a model version from the database: tokenizer, index, classifier, catalog.
+
+``build_model`` reads every item from the store, cuts the texts once, fits the TF-IDF and
+dense index, evaluates the topic classifier with cross-validation grouped by law, fits the
+final classifier (calibrated on the out-of-fold scores), decides each item's serving topics,
+writes a new version directory and registers it. Activation is the caller's choice
+(``pufa build`` activates; the API's background build does too, atomically).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from corpus.schema import Item
+from corpus.taxonomy import Taxonomy, load_taxonomy
+from recommender.artifacts import new_version_id, save_tokenizer, set_active, write_manifest
+from recommender.catalog import Catalog, ItemMeta, serving_topics
+from recommender.classify import (
+    ClassifierConfig,
+    QueryExpander,
+    TopicClassifier,
+    evaluate_grouped_cv,
+    training_set,
+)
+from recommender.index import IndexConfig, ItemIndex
+from recommender.store import Store
+from recommender.text import LegalTokenizer
+
+__all__ = ["BuildConfig", "BuildReport", "Progress", "build_model"]
+
+Progress = Callable[[str, float], None]
+"""progress(stage, fraction done in [0, 1])"""
+
+
+@dataclass
+class BuildConfig:
+    index: IndexConfig = field(default_factory=IndexConfig)
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    evaluate: bool = True  # grouped cross-validation of the classifier (the build's figures)
+    tokenizer_backend: str = "rjieba"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index.to_dict(), "classifier": self.classifier.to_dict(),
+                "evaluate": self.evaluate, "tokenizer_backend": self.tokenizer_backend}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BuildConfig:
+        unknown = set(data) - {"index", "classifier", "evaluate", "tokenizer_backend"}
+        if unknown:
+            raise ValueError(f"BuildConfig: unknown field(s) {sorted(unknown)}")
+        return cls(IndexConfig.from_dict(data.get("index", {})),
+                   ClassifierConfig.from_dict(data.get("classifier", {})),
+                   bool(data.get("evaluate", True)), str(data.get("tokenizer_backend", "rjieba")))
+
+
+@dataclass
+class BuildReport:
+    version: str
+    path: str
+    n_items: int
+    by_type: dict[str, int]
+    by_status: dict[str, int]
+    n_terms: int
+    dense_dim: int
+    timings: dict[str, float]
+    classifier_cv: dict[str, Any] | None
+    training: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _noop(stage: str, fraction: float) -> None:
+    pass
+
+
+def build_model(
+    store: Store,
+    models_dir: str | Path,
+    *,
+    config: BuildConfig | None = None,
+    taxonomy: Taxonomy | None = None,
+    activate: bool = True,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Train a new model version from every item in the store."""
+    cfg = config or BuildConfig()
+    tax = taxonomy or load_taxonomy()
+    report_progress = progress or _noop
+    models = Path(models_dir)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+
+    report_progress("reading items", 0.0)
+    all_items: list[Item] = list(store.iter_items())
+    if not all_items:
+        raise ValueError("the database holds no items: run `pufa import` first")
+    editor = store.editor_tags()
+    timings["read"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    tokenizer = LegalTokenizer(backend=cfg.tokenizer_backend, taxonomy=tax)  # type: ignore[arg-type]
+    texts = [it.text for it in all_items]
+    tokens: list[list[str]] = []
+    step = max(1, len(texts) // 50)
+    for i, text in enumerate(texts):
+        tokens.append(tokenizer.tokenize(text))
+        if i % step == 0:
+            report_progress("tokenizing", 0.05 + 0.15 * i / len(texts))
+    timings["tokenize"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    report_progress("indexing (TF-IDF, dense)", 0.2)
+    index = ItemIndex(cfg.index).fit([it.id for it in all_items], tokens, texts)
+    timings["index"] = time.perf_counter() - t
+
+    topic_ids = tax.topic_ids
+    expander = QueryExpander(tax)
+    data = training_set(all_items, tax, editor_tags=editor, config=cfg.classifier)
+    pos = {it.id: k for k, it in enumerate(all_items)}
+    data_tokens = [tokens[pos[i]] if i in pos else tokenizer.tokenize(tx) for i, tx in zip(data.ids, data.texts, strict=True)]
+    Y = data.matrix(topic_ids)
+    cv_dict: dict[str, Any] | None = None
+    oof = None
+    if cfg.evaluate:
+        t = time.perf_counter()
+        folds = cfg.classifier.cv_folds
+
+        def cv_progress(msg: str) -> None:
+            k = int(msg.split()[1].split("/")[0]) if msg.startswith("fold") else 0
+            report_progress(f"classifier cross-validation {msg}", 0.35 + 0.4 * k / max(folds, 1))
+
+        cv = evaluate_grouped_cv(data, topic_ids, tokenizer=tokenizer, expander=expander,
+                                 config=cfg.classifier, tokens=data_tokens, progress=cv_progress)
+        oof = cv.oof_decision
+        cv_dict = cv.to_dict()
+        timings["classifier_cv"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    report_progress("training the topic classifier", 0.78)
+    clf = TopicClassifier(topic_ids, tokenizer, expander, cfg.classifier)
+    clf.fit(data.texts, Y, data.weights, oof_scores=oof, tokens=data_tokens)
+    timings["classifier_fit"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    report_progress("tagging items", 0.88)
+    topic_index = {tid: j for j, tid in enumerate(topic_ids)}
+    probs = np.zeros((len(all_items), len(topic_ids)), dtype=np.float32)
+    for start in range(0, len(all_items), 5000):
+        chunk = slice(start, start + 5000)
+        probs[chunk] = clf.predict_proba(texts[chunk], tokens[chunk])
+    metas: list[ItemMeta] = []
+    serving = np.zeros_like(probs)
+    for k, it in enumerate(all_items):
+        serving[k], source = serving_topics(it, probs[k], topic_index, tax, editor.get(it.id))
+        metas.append(ItemMeta.from_item(it, source))
+    catalog = Catalog(topic_ids, metas, serving)
+    predictions = {
+        it.id: [{"id": topic_ids[j], "score": round(float(probs[k, j]), 4)}
+                for j in np.argsort(-probs[k])[:5] if probs[k, j] >= 0.2]
+        for k, it in enumerate(all_items)
+    }
+    timings["tag"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    report_progress("writing the model version", 0.95)
+    version = new_version_id()
+    out = models / version
+    tmp = models / f".{version}.tmp"
+    tmp.mkdir(parents=True, exist_ok=False)
+    save_tokenizer(tokenizer, tmp)
+    expander.save(tmp / "lexicon.json")
+    index.save(tmp / "index")
+    clf.save(tmp / "classifier")
+    catalog.save(tmp / "catalog")
+    (tmp / "build_config.json").write_text(json.dumps(cfg.to_dict(), indent=2), encoding="utf-8")
+    by_type: dict[str, int] = {}
+    by_status: dict[str, int] = {}
+    for it in all_items:
+        by_type[it.type] = by_type.get(it.type, 0) + 1
+        by_status[it.status] = by_status.get(it.status, 0) + 1
+    training_counts: dict[str, int] = {}
+    for s in data.sources:
+        training_counts[s] = training_counts.get(s, 0) + 1
+    timings["write"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+    report = BuildReport(
+        version=version, path=str(out), n_items=len(all_items), by_type=by_type, by_status=by_status,
+        n_terms=len(index.terms_), dense_dim=int(index.dense_.shape[1]), timings=timings,
+        classifier_cv=cv_dict, training=training_counts,
+    )
+    write_manifest(tmp, {"version": version, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                         "topic_ids": topic_ids, "report": report.to_dict()})
+    tmp.rename(out)
+    write_manifest(out, {"version": version, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                         "topic_ids": topic_ids, "report": report.to_dict()})
+    store.set_predictions(predictions, version)
+    store.register_model(version, str(out), report.to_dict())
+    if activate:
+        store.activate_model(version)
+        set_active(models, version)
+    report_progress("done", 1.0)
+    return report

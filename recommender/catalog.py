@@ -1,0 +1,180 @@
+"""Catalog: what ranking needs to know about every indexed item, as arrays aligned with rows.
+
+Bodies are not kept here (the index has their vectors); titles, types, statuses, laws,
+audiences and, above all, each item's *serving topic weights*: the topics an item is taught
+under, decided in this order — an editor's confirmed tags, else the author's tags, else the
+classifier's calibrated scores lifted by the taxonomy's key-law mapping.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from corpus.schema import Item
+from corpus.taxonomy import Taxonomy
+
+__all__ = ["Catalog", "ItemMeta", "serving_topics"]
+
+RECOMMENDABLE_STATUS = "current"
+
+
+@dataclass
+class ItemMeta:
+    """The light view of an item used when ranking and answering (no body)."""
+
+    id: str
+    type: str
+    title: str
+    status: str
+    retired: bool = False
+    law_title: str | None = None
+    article_no: int | None = None
+    audience: str = "all"
+    region: str | None = None
+    groups: list[str] = field(default_factory=list)
+    must_know_for: list[str] = field(default_factory=list)
+    published_at: str | None = None
+    parent_id: str | None = None
+    superseded_by: str | None = None
+    topic_source: str = "predicted"  # editor, author, predicted
+
+    @classmethod
+    def from_item(cls, item: Item, topic_source: str) -> ItemMeta:
+        date = item.published_at or item.version_date
+        return cls(
+            id=item.id, type=item.type, title=item.title, status=item.status, retired=item.retired,
+            law_title=item.law_title, article_no=item.article_no, audience=item.audience,
+            region=item.region, groups=list(item.groups), must_know_for=list(item.must_know_for),
+            published_at=date.isoformat() if date else None, parent_id=item.parent_id,
+            superseded_by=item.superseded_by, topic_source=topic_source,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @property
+    def recommendable(self) -> bool:
+        return self.status == RECOMMENDABLE_STATUS and not self.retired
+
+
+def serving_topics(
+    item: Item,
+    predicted: np.ndarray | None,
+    topic_index: dict[str, int],
+    taxonomy: Taxonomy,
+    editor_topics: Sequence[str] | None = None,
+    *,
+    min_predicted: float = 0.15,
+    key_law_weight: float = 0.7,
+) -> tuple[np.ndarray, str]:
+    """The item's topic weights in [0, 1] and where they came from."""
+    v = np.zeros(len(topic_index), dtype=np.float32)
+    if editor_topics:
+        for t in editor_topics:
+            if t in topic_index:
+                v[topic_index[t]] = 1.0
+        return v, "editor"
+    if item.topics:
+        for k, t in enumerate(item.topics):
+            if t in topic_index:
+                v[topic_index[t]] = 1.0 if k == 0 else 0.8
+        return v, "author"
+    if predicted is not None:
+        v[:] = np.where(predicted >= min_predicted, predicted, 0.0)
+    if item.law_title and item.type in ("law", "law_article"):
+        book = item.path[0] if item.law_title == "民法典" and item.path else None
+        for t in taxonomy.topics_for_law(item.law_title, book):
+            v[topic_index[t]] = max(v[topic_index[t]], key_law_weight)
+    return v, "predicted"
+
+
+class Catalog:
+    """Item metadata and serving topic weights, row-aligned with the index."""
+
+    def __init__(self, topic_ids: Sequence[str], metas: list[ItemMeta], topics: np.ndarray) -> None:
+        if topics.shape != (len(metas), len(topic_ids)):
+            raise ValueError("topic matrix does not match the items")
+        self.topic_ids = list(topic_ids)
+        self.topic_index = {t: j for j, t in enumerate(self.topic_ids)}
+        self.metas = metas
+        self.topics = topics.astype(np.float32)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        self.row_of = {m.id: r for r, m in enumerate(self.metas)}
+        n = len(self.metas)
+        self.recommendable = np.fromiter((m.recommendable for m in self.metas), dtype=bool, count=n)
+        self.adults_only = np.fromiter((m.audience == "adults" for m in self.metas), dtype=bool, count=n)
+        self.is_law_text = np.fromiter((m.type in ("law", "law_article") for m in self.metas), dtype=bool, count=n)
+        laws = sorted({m.law_title for m in self.metas if m.law_title})
+        self.law_ids = {t: k for k, t in enumerate(laws)}
+        self.law_of = np.fromiter((self.law_ids.get(m.law_title, -1) if m.law_title else -1 for m in self.metas),
+                                  dtype=np.int32, count=n)
+        norms = np.linalg.norm(self.topics, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        self.topics_unit = (self.topics / norms).astype(np.float32)
+        self.main_topic = np.where(self.topics.max(axis=1) > 0, self.topics.argmax(axis=1), -1).astype(np.int32)
+        today = dt.date.today()
+        ages = np.full(n, np.nan, dtype=np.float32)
+        for r, m in enumerate(self.metas):
+            if m.published_at:
+                try:
+                    ages[r] = (today - dt.date.fromisoformat(m.published_at[:10])).days
+                except ValueError:
+                    pass
+        self.age_days = ages
+
+    def __len__(self) -> int:
+        return len(self.metas)
+
+    def meta(self, item_id: str) -> ItemMeta | None:
+        r = self.row_of.get(item_id)
+        return self.metas[r] if r is not None else None
+
+    def upsert(self, metas: list[ItemMeta], topics: np.ndarray) -> list[int]:
+        """Add or replace items (rows of new items are appended, in order). Returns their rows."""
+        rows = []
+        new_metas, new_topics = [], []
+        for m, t in zip(metas, topics, strict=True):
+            r = self.row_of.get(m.id)
+            if r is None:
+                new_metas.append(m)
+                new_topics.append(t)
+                rows.append(len(self.metas) + len(new_metas) - 1)
+            else:
+                self.metas[r] = m
+                self.topics[r] = t
+                rows.append(r)
+        if new_metas:
+            self.metas.extend(new_metas)
+            self.topics = np.vstack([self.topics, np.asarray(new_topics, dtype=np.float32)])
+        self._refresh()
+        return rows
+
+    def must_know_matrix(self, group_ids: Sequence[str]) -> np.ndarray:
+        """Rows that an editor marked must-know for any of the groups."""
+        gs = set(group_ids)
+        return np.fromiter((bool(gs & set(m.must_know_for)) for m in self.metas), dtype=bool, count=len(self.metas))
+
+    # -- persistence ---------------------------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        np.save(directory / "topics.npy", self.topics)
+        (directory / "items.jsonl").write_text(
+            "\n".join(json.dumps(m.to_dict(), ensure_ascii=False) for m in self.metas) + "\n", encoding="utf-8")
+        (directory / "catalog.json").write_text(json.dumps({"topic_ids": self.topic_ids}, ensure_ascii=False),
+                                                encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> Catalog:
+        meta = json.loads((directory / "catalog.json").read_text(encoding="utf-8"))
+        metas = [ItemMeta(**json.loads(line)) for line in
+                 (directory / "items.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+        return cls(meta["topic_ids"], metas, np.load(directory / "topics.npy"))

@@ -1,0 +1,344 @@
+"""The ``pufa`` command (see ``docs/cli.md`` in the shared docs and the README).
+
+Configuration: flags, then environment variables (``PUFA_DB``, ``PUFA_MODELS``), then
+defaults. Exit status 0 on success, 2 on bad usage or bad input (with a message naming the
+problem), 1 on other failures. Long work shows a progress bar on a terminal only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+__all__ = ["main"]
+
+DEFAULT_DB = "sqlite:///./pufa.db"
+DEFAULT_MODELS = "./models"
+
+
+class UsageError(Exception):
+    """Bad usage or bad input: exit status 2."""
+
+
+def _fail(msg: str, code: int = 2) -> NoReturn:
+    print(f"pufa: error: {msg}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def _db(args: argparse.Namespace) -> str:
+    return args.db or os.environ.get("PUFA_DB") or DEFAULT_DB
+
+
+def _models(args: argparse.Namespace) -> Path:
+    return Path(args.models or os.environ.get("PUFA_MODELS") or DEFAULT_MODELS)
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+class _Bar:
+    """A progress bar on a terminal (stderr); silent when stderr is not a terminal."""
+
+    def __init__(self, enabled: bool | None = None) -> None:
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self._last = ""
+        self._t0 = time.perf_counter()
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        if not self.enabled:
+            return
+        width = 30
+        done = int(width * max(0.0, min(1.0, fraction)))
+        line = f"\r[{'#' * done}{'.' * (width - done)}] {fraction * 100:5.1f}% {time.perf_counter() - self._t0:6.1f}s {stage[:50]}"
+        if line != self._last:
+            sys.stderr.write(line.ljust(100))
+            sys.stderr.flush()
+            self._last = line
+        if fraction >= 1.0:
+            sys.stderr.write("\n")
+
+    def close(self) -> None:
+        if self.enabled and self._last:
+            sys.stderr.write("\n")
+            self._last = ""
+
+
+# --------------------------------------------------------------------------- import
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from corpus.loaders import load_paths
+    from corpus.schema import check_taxonomy_ids
+    from corpus.taxonomy import load_taxonomy
+    from recommender.store import open_store
+
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        _fail(f"no such file or directory: {', '.join(missing)}")
+    bar = _Bar(False if args.json else None)
+    t0 = time.perf_counter()
+    seen = 0
+
+    def on_file(path: str) -> None:
+        nonlocal seen
+        seen += 1
+        if seen % 25 == 0:
+            bar(f"reading {seen} files", min(0.5, seen / 2000))
+
+    result = load_paths(args.paths, progress=on_file)
+    tax = load_taxonomy()
+    good = []
+    rejected = [{"path": r.path, "reason": r.reason} for r in result.rejected]
+    for it in result.items:
+        problems = check_taxonomy_ids(it, set(tax.topics), set(tax.groups))
+        if problems:
+            rejected.append({"path": it.id, "reason": "; ".join(problems)})
+        else:
+            good.append(it)
+    bar(f"writing {len(good)} items", 0.6)
+    store = open_store(_db(args))
+    stats = store.upsert_items(good, changed_by="pufa import")
+    bar("done", 1.0)
+    out = stats.to_dict()
+    out["rejected"] = rejected
+    out["warnings"] = len(result.warnings)
+    out["seconds"] = round(time.perf_counter() - t0, 2)
+    if args.json:
+        _print_json(out)
+    else:
+        print(f"added {stats.added}, updated {stats.updated}, skipped {stats.skipped} (unchanged); "
+              f"{stats.status_changed} status changes from version resolution; {out['seconds']} s")
+        print("by type:   " + ", ".join(f"{k} {v}" for k, v in sorted(stats.by_type.items())))
+        print("by status: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.by_status.items())))
+        if rejected:
+            print(f"rejected {len(rejected)}:")
+            for r in rejected[:50]:
+                print(f"  {r['path']}: {r['reason']}")
+            if len(rejected) > 50:
+                print(f"  ... and {len(rejected) - 50} more (use --json for all)")
+        if args.verbose and result.warnings:
+            print(f"warnings ({len(result.warnings)}):")
+            for w in result.warnings:
+                print(f"  {w}")
+        elif result.warnings:
+            print(f"{len(result.warnings)} parse warnings (article gaps, documents without articles); -v lists them")
+    return 0
+
+
+# --------------------------------------------------------------------------- build
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from recommender.build import BuildConfig, build_model
+    from recommender.store import open_store
+
+    cfg = BuildConfig()
+    if args.config:
+        try:
+            cfg = BuildConfig.from_dict(json.loads(Path(args.config).read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError) as exc:
+            _fail(f"--config {args.config}: {exc}")
+    if args.no_eval:
+        cfg.evaluate = False
+    store = open_store(_db(args))
+    bar = _Bar(False if args.json else None)
+    try:
+        report = build_model(store, _models(args), config=cfg, activate=not args.no_activate, progress=bar)
+    except ValueError as exc:
+        bar.close()
+        _fail(str(exc))
+    bar.close()
+    if args.json:
+        _print_json(report.to_dict())
+        return 0
+    print(f"model version {report.version} written to {report.path}"
+          + ("" if args.no_activate else " and activated"))
+    print(f"items indexed: {report.n_items} ({', '.join(f'{k} {v}' for k, v in sorted(report.by_type.items()))})")
+    print(f"vocabulary: {report.n_terms} terms; dense vectors: {report.dense_dim} dimensions")
+    print("training examples: " + ", ".join(f"{k} {v}" for k, v in sorted(report.training.items())))
+    cv = report.classifier_cv
+    if cv:
+        print(f"topic classifier, {cv['folds']}-fold cross-validation grouped by law "
+              f"({cv['n_examples']} examples, {cv['n_groups']} groups):")
+        print(f"  macro-F1 {cv['macro_f1']:.3f}   micro-F1 {cv['micro_f1']:.3f}")
+        print("  " + f"{'topic':<26}{'P':>7}{'R':>7}{'F1':>7}{'n':>8}")
+        for tid, m in sorted(cv["per_topic"].items(), key=lambda kv: -kv[1]["f1"]):
+            if m["support"]:
+                print("  " + f"{tid:<26}{m['precision']:7.3f}{m['recall']:7.3f}{m['f1']:7.3f}{m['support']:8d}")
+        print("  weakest: " + ", ".join(f"{t} {f:.3f}" for t, f in cv["weakest"]))
+        print("  micro-F1 by source: " + ", ".join(f"{k} {v:.3f}" for k, v in cv["by_source_micro_f1"].items()))
+    print("timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in report.timings.items()))
+    return 0
+
+
+# --------------------------------------------------------------------------- classify / tokenize
+
+
+def _load_model(args: argparse.Namespace) -> Any:
+    from recommender.artifacts import ArtifactError
+    from recommender.engine import load_active_model
+
+    try:
+        return load_active_model(_models(args), db_url=_db(args) if args.db or os.environ.get("PUFA_DB") else None)
+    except ArtifactError as exc:
+        _fail(f"{exc} (run `pufa build` first)", 1)
+
+
+def _classify_one(model: Any, text: str, title: str | None = None) -> dict[str, Any]:
+    return model.classify(text, title=title)
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    if not args.text and not args.jsonl:
+        _fail("give TEXT or --jsonl FILE")
+    model = _load_model(args)
+    if args.jsonl:
+        fh = sys.stdin if args.jsonl == "-" else None
+        if fh is None:
+            try:
+                fh = open(args.jsonl, encoding="utf-8")
+            except OSError as exc:
+                _fail(f"--jsonl {args.jsonl}: {exc}")
+        bad = 0
+        with fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                    if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+                        raise ValueError("each line needs a string field 'text'")
+                except (json.JSONDecodeError, ValueError) as exc:
+                    print(f"pufa: line {lineno}: {exc}", file=sys.stderr)
+                    bad += 1
+                    continue
+                res = _classify_one(model, row["text"], row.get("title"))
+                _print_json({"id": row.get("id", lineno), **res})
+        return 2 if bad else 0
+    res = _classify_one(model, args.text, args.title)
+    if args.json:
+        _print_json(res)
+    else:
+        for t in res["topics"]:
+            print(f"{t['id']:<26}{t['score']:.3f}  {t.get('name', '')}")
+        print("keywords: " + " ".join(res["keywords"]))
+    return 0
+
+
+def cmd_tokenize(args: argparse.Namespace) -> int:
+    from recommender.text import LegalTokenizer
+
+    tok = LegalTokenizer(backend=args.backend)
+    tokens = tok.cut(args.text) if args.raw else tok.tokenize(args.text)
+    if args.json:
+        _print_json(tokens)
+    else:
+        print(" ".join(tokens))
+    return 0
+
+
+# --------------------------------------------------------------------------- items
+
+
+def cmd_items(args: argparse.Namespace) -> int:
+    from recommender.store import open_store
+
+    store = open_store(_db(args))
+    rows = store.iter_items(ids=args.id or None, law_title=args.law, types=[args.type] if args.type else None,
+                            statuses=[args.status] if args.status else None, limit=args.limit)
+    preds: dict[str, Any] = {}
+    listed = list(rows)
+    if listed:
+        preds = store.get_predictions([it.id for it in listed])
+    for it in listed:
+        topics = it.topics or [p["id"] for p in preds.get(it.id, [])]
+        row = {"id": it.id, "type": it.type, "title": it.title, "law_title": it.law_title,
+               "article_no": it.article_no, "status": it.status, "topics": topics}
+        if args.json:
+            _print_json(row)
+        else:
+            art = f" 第{it.article_no}条" if it.article_no else ""
+            print(f"{it.id}\t{it.type}\t{it.status}\t{it.law_title or ''}{art}\t{it.title[:40]}\t{','.join(topics)}")
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", help=f"database URL (env PUFA_DB, default {DEFAULT_DB})")
+    common.add_argument("--models", help=f"model directory (env PUFA_MODELS, default {DEFAULT_MODELS})")
+    common.add_argument("--json", action="store_true", help="machine-readable JSON output")
+
+    p = argparse.ArgumentParser(prog="pufa", description="Pufa (普法): targeted legal education engine.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("import", parents=[common], help="load content into the database",
+                       description="Load law Markdown, plain-text regulations, guiding cases, JSON Lines "
+                                   "or CSV of items. Idempotent; law versions are resolved.")
+    s.add_argument("paths", nargs="+", metavar="PATH")
+    s.add_argument("-v", "--verbose", action="store_true", help="list parse warnings")
+    s.set_defaults(func=cmd_import)
+
+    s = sub.add_parser("build", parents=[common], help="train and activate a new model version")
+    s.add_argument("--config", help="JSON file with a BuildConfig (index, classifier, evaluate)")
+    s.add_argument("--no-eval", action="store_true", help="skip the classifier's cross-validation")
+    s.add_argument("--no-activate", action="store_true", help="write the version but do not activate it")
+    s.set_defaults(func=cmd_build)
+
+    s = sub.add_parser("classify", parents=[common], help="topics of a text, with the keywords that drove them")
+    s.add_argument("text", nargs="?", metavar="TEXT")
+    s.add_argument("--title")
+    s.add_argument("--jsonl", metavar="FILE", help="one {id, text, title?} per line ('-' for stdin)")
+    s.set_defaults(func=cmd_classify)
+
+    s = sub.add_parser("tokenize", parents=[common], help="cut a text into tokens")
+    s.add_argument("text", metavar="TEXT")
+    s.add_argument("--raw", action="store_true", help="jieba's raw cut (punctuation and stop words kept)")
+    s.add_argument("--backend", choices=["rjieba", "jieba"], default="rjieba")
+    s.set_defaults(func=cmd_tokenize)
+
+    s = sub.add_parser("items", parents=[common], help="list stored items")
+    s.add_argument("--id", action="append", help="item id (repeatable)")
+    s.add_argument("--law", help="short law title, e.g. 劳动合同法")
+    s.add_argument("--type")
+    s.add_argument("--status", choices=["current", "superseded", "repealed"])
+    s.add_argument("--limit", type=int, default=50)
+    s.set_defaults(func=cmd_items)
+
+    _register_more(sub, common)
+    return p
+
+
+def _register_more(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Subcommands defined in other modules (engine, evaluation, server)."""
+    for register in _EXTRA:
+        register(sub, common)
+
+
+_EXTRA: list[Callable[[Any, argparse.ArgumentParser], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

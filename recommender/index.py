@@ -1,0 +1,336 @@
+"""ItemIndex: TF-IDF (sparse) and dense vectors of items, and cosine top-k.
+
+The index takes token lists (the tokenizer is injected, never owned), learns TF-IDF with
+scikit-learn and reduces it to dense vectors with TruncatedSVD (LSA) by default, or with a
+sentence-embedding model where one is configured locally. The mapping between item ids and
+rows lives here and only here. ``save``/``load`` write a directory of arrays plus JSON (no
+pickle), so a trained index loads fast and is self-describing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+__all__ = ["DenseEncoder", "IndexConfig", "ItemIndex", "LsaEncoder", "SentenceEncoder"]
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class IndexConfig:
+    """Hyper-parameters of the index; round-trips to JSON."""
+
+    min_df: int = 2
+    max_df: float = 0.5
+    max_features: int | None = 200_000
+    sublinear_tf: bool = True
+    dense_backend: str = "lsa"  # "lsa" or "sentence" (a local sentence-embedding model)
+    dense_dim: int = 256
+    svd_iter: int = 5
+    random_state: int = 0
+    sentence_model: str | None = None  # path of a local sentence-transformers model
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IndexConfig:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        unknown = set(data) - set(known)
+        if unknown:
+            raise ValueError(f"IndexConfig: unknown field(s) {sorted(unknown)}")
+        return cls(**known)
+
+
+def _identity(tokens: list[str]) -> list[str]:
+    return tokens
+
+
+class DenseEncoder(Protocol):
+    """Maps items to dense unit vectors; fitted on the TF-IDF matrix and/or the raw texts."""
+
+    name: str
+
+    def fit(self, tfidf: sp.csr_matrix, texts: Sequence[str] | None) -> DenseEncoder: ...
+
+    def encode(self, tfidf: sp.csr_matrix, texts: Sequence[str] | None) -> np.ndarray: ...
+
+    def save(self, directory: Path) -> None: ...
+
+
+class LsaEncoder:
+    """Latent semantic analysis: TruncatedSVD of the TF-IDF matrix, rows L2-normalised."""
+
+    name = "lsa"
+
+    def __init__(self, dim: int = 256, n_iter: int = 5, random_state: int = 0) -> None:
+        self.dim = dim
+        self.n_iter = n_iter
+        self.random_state = random_state
+
+    def fit(self, tfidf: sp.csr_matrix, texts: Sequence[str] | None = None) -> LsaEncoder:
+        k = max(1, min(self.dim, tfidf.shape[0] - 1, tfidf.shape[1] - 1))
+        svd = TruncatedSVD(n_components=k, n_iter=self.n_iter, random_state=self.random_state)
+        svd.fit(tfidf)
+        self.components_ = np.ascontiguousarray(svd.components_.T.astype(np.float32))  # (V, k)
+        self.explained_variance_ratio_ = float(svd.explained_variance_ratio_.sum())
+        return self
+
+    def encode(self, tfidf: sp.csr_matrix, texts: Sequence[str] | None = None) -> np.ndarray:
+        dense = np.asarray(tfidf @ self.components_, dtype=np.float32)
+        return _l2(dense)
+
+    def save(self, directory: Path) -> None:
+        np.save(directory / "lsa_components.npy", self.components_)
+
+    @classmethod
+    def load(cls, directory: Path, meta: dict[str, Any]) -> LsaEncoder:
+        enc = cls(meta.get("dim", 256))
+        enc.components_ = np.load(directory / "lsa_components.npy", mmap_mode=None)
+        enc.explained_variance_ratio_ = meta.get("explained_variance_ratio", float("nan"))
+        return enc
+
+
+class SentenceEncoder:
+    """A local sentence-transformers model (``IndexConfig.sentence_model`` is its path).
+
+    Optional: needs the ``sentence-transformers`` package and a model on disk; nothing is
+    downloaded at run time. Texts are encoded as given (titles plus the start of the body).
+    """
+
+    name = "sentence"
+
+    def __init__(self, model_path: str) -> None:
+        self.model_path = model_path
+        self._model: Any = None
+
+    def _load(self) -> Any:
+        if self._model is None:
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError as exc:  # pragma: no cover - depends on optional packages
+                raise RuntimeError(
+                    "dense_backend 'sentence' needs the sentence-transformers package; "
+                    "install it or use the default 'lsa'"
+                ) from exc
+            if not Path(self.model_path).exists():
+                raise RuntimeError(f"sentence model not found at {self.model_path}")
+            self._model = SentenceTransformer(self.model_path, device="cpu")
+        return self._model
+
+    def fit(self, tfidf: sp.csr_matrix, texts: Sequence[str] | None = None) -> SentenceEncoder:
+        self._load()
+        return self
+
+    def encode(self, tfidf: sp.csr_matrix, texts: Sequence[str] | None = None) -> np.ndarray:
+        if texts is None:
+            raise ValueError("the sentence encoder needs the raw texts")
+        vecs = self._load().encode([t[:512] for t in texts], normalize_embeddings=True)
+        return np.asarray(vecs, dtype=np.float32)
+
+    def save(self, directory: Path) -> None:
+        (directory / "sentence_model.txt").write_text(self.model_path, encoding="utf-8")
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"model_path": self.model_path, "_model": None}
+
+
+def _l2(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (x / norms).astype(np.float32, copy=False)
+
+
+class ItemIndex:
+    """TF-IDF and dense vectors for items; cosine top-k over either."""
+
+    def __init__(self, config: IndexConfig | None = None) -> None:
+        self.config = config or IndexConfig()
+
+    # -- fitting -----------------------------------------------------------------------------
+    def fit(
+        self, ids: Sequence[str], tokens: Sequence[list[str]], texts: Sequence[str] | None = None
+    ) -> ItemIndex:
+        if len(ids) != len(tokens):
+            raise ValueError("ids and tokens must have the same length")
+        if len(set(ids)) != len(ids):
+            raise ValueError("item ids must be unique")
+        cfg = self.config
+        n = len(ids)
+        vec = TfidfVectorizer(
+            analyzer=_identity, lowercase=False, sublinear_tf=cfg.sublinear_tf,
+            min_df=min(cfg.min_df, max(1, n // 2)), max_df=cfg.max_df if n > 20 else 1.0,
+            max_features=cfg.max_features, dtype=np.float32,
+        )
+        tfidf = vec.fit_transform(tokens).tocsr()
+        terms = vec.get_feature_names_out()
+        self.terms_: list[str] = [str(t) for t in terms]
+        self.vocabulary_: dict[str, int] = {t: i for i, t in enumerate(self.terms_)}
+        self.idf_ = vec.idf_.astype(np.float32)
+        self.tfidf_ = tfidf
+        self.encoder_ = self._make_encoder().fit(tfidf, texts)
+        self.dense_ = self.encoder_.encode(tfidf, texts)
+        self.ids_: list[str] = list(ids)
+        self.row_: dict[str, int] = {i: r for r, i in enumerate(self.ids_)}
+        return self
+
+    def _make_encoder(self) -> Any:
+        cfg = self.config
+        if cfg.dense_backend == "lsa":
+            return LsaEncoder(cfg.dense_dim, cfg.svd_iter, cfg.random_state)
+        if cfg.dense_backend == "sentence":
+            if not cfg.sentence_model:
+                raise ValueError("dense_backend 'sentence' needs IndexConfig.sentence_model")
+            return SentenceEncoder(cfg.sentence_model)
+        raise ValueError(f"unknown dense_backend {cfg.dense_backend!r}")
+
+    # -- vectorising new text ------------------------------------------------------------------
+    def vectorize(self, tokens_list: Sequence[list[str]]) -> sp.csr_matrix:
+        """TF-IDF rows for token lists, with the learned vocabulary and idf.
+
+        Written directly (not ``TfidfVectorizer.transform``) because one short query through
+        scikit-learn costs about a millisecond of fixed overhead on the hot path.
+        """
+        indptr = [0]
+        indices: list[int] = []
+        data: list[float] = []
+        vocab, idf, sub = self.vocabulary_, self.idf_, self.config.sublinear_tf
+        for tokens in tokens_list:
+            counts = Counter(vocab[t] for t in tokens if t in vocab)
+            row_idx = sorted(counts)
+            vals = [((1.0 + math.log(counts[j])) if sub else float(counts[j])) * float(idf[j])
+                    for j in row_idx]
+            norm = math.sqrt(sum(v * v for v in vals)) or 1.0
+            indices.extend(row_idx)
+            data.extend(v / norm for v in vals)
+            indptr.append(len(indices))
+        return sp.csr_matrix(
+            (np.asarray(data, dtype=np.float32), np.asarray(indices, dtype=np.int32),
+             np.asarray(indptr, dtype=np.int64)),
+            shape=(len(tokens_list), len(self.terms_)),
+        )
+
+    def embed(self, tokens_list: Sequence[list[str]], texts: Sequence[str] | None = None) -> np.ndarray:
+        """Dense unit vectors for new text (zero vectors where no token is known)."""
+        return self.encoder_.encode(self.vectorize(tokens_list), texts)
+
+    # -- rows and ids --------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.ids_)
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self.row_
+
+    def row(self, item_id: str) -> int:
+        return self.row_[item_id]
+
+    def rows(self, item_ids: Sequence[str]) -> np.ndarray:
+        return np.fromiter((self.row_[i] for i in item_ids if i in self.row_), dtype=np.int64)
+
+    def id_at(self, row: int) -> str:
+        return self.ids_[row]
+
+    def ids_at(self, rows: Sequence[int] | np.ndarray) -> list[str]:
+        return [self.ids_[int(r)] for r in rows]
+
+    def add(self, ids: Sequence[str], tokens: Sequence[list[str]], texts: Sequence[str] | None = None) -> None:
+        """Index new items (or replace existing ones) with the fitted vocabulary and encoder."""
+        X = self.vectorize(tokens)
+        D = self.encoder_.encode(X, texts)
+        new_rows: list[int] = []
+        for j, item_id in enumerate(ids):
+            if item_id in self.row_:
+                r = self.row_[item_id]
+                self.dense_[r] = D[j]
+                self._replace_sparse_row(r, X[j])
+            else:
+                new_rows.append(j)
+        if new_rows:
+            self.tfidf_ = sp.vstack([self.tfidf_, X[new_rows]], format="csr")
+            self.dense_ = np.vstack([self.dense_, D[new_rows]])
+            for j in new_rows:
+                self.row_[ids[j]] = len(self.ids_)
+                self.ids_.append(ids[j])
+
+    def _replace_sparse_row(self, r: int, row: sp.csr_matrix) -> None:
+        lil = self.tfidf_.tolil()
+        lil[r] = row
+        self.tfidf_ = lil.tocsr()
+
+    # -- search --------------------------------------------------------------------------------
+    def search_dense(self, query: np.ndarray, k: int = 10, rows: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """Exact cosine top-k of a dense unit vector (optionally within given rows)."""
+        return self._topk(self.dense_ if rows is None else self.dense_[rows], query, k, rows)
+
+    def search_sparse(self, query: sp.csr_matrix, k: int = 10) -> list[tuple[str, float]]:
+        scores = np.asarray((self.tfidf_ @ query.T).todense()).ravel()
+        return self._top_from_scores(scores, k, None)
+
+    def _topk(self, matrix: np.ndarray, query: np.ndarray, k: int, rows: np.ndarray | None) -> list[tuple[str, float]]:
+        scores = matrix @ np.asarray(query, dtype=np.float32).ravel()
+        return self._top_from_scores(scores, k, rows)
+
+    def _top_from_scores(self, scores: np.ndarray, k: int, rows: np.ndarray | None) -> list[tuple[str, float]]:
+        k = min(k, scores.shape[0])
+        if k <= 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        real = rows[top] if rows is not None else top
+        return [(self.ids_[int(r)], float(scores[t])) for r, t in zip(real, top, strict=True)]
+
+    def top_terms(self, tokens: list[str], n: int = 10) -> list[str]:
+        """The query's own terms ranked by TF-IDF weight (for readable reasons)."""
+        row = self.vectorize([tokens])
+        order = np.argsort(-row.data)[:n]
+        return [self.terms_[row.indices[i]] for i in order]
+
+    # -- persistence ---------------------------------------------------------------------------
+    def save(self, directory: str | Path) -> None:
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "terms.json").write_text(json.dumps(self.terms_, ensure_ascii=False), encoding="utf-8")
+        (d / "ids.json").write_text(json.dumps(self.ids_, ensure_ascii=False), encoding="utf-8")
+        np.save(d / "idf.npy", self.idf_)
+        sp.save_npz(d / "tfidf.npz", self.tfidf_, compressed=False)
+        np.save(d / "dense.npy", self.dense_)
+        self.encoder_.save(d)
+        meta = {
+            "format": FORMAT_VERSION, "config": self.config.to_dict(), "n_items": len(self.ids_),
+            "n_terms": len(self.terms_), "dense_dim": int(self.dense_.shape[1]),
+            "encoder": self.encoder_.name,
+            "explained_variance_ratio": getattr(self.encoder_, "explained_variance_ratio_", None),
+        }
+        (d / "index.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> ItemIndex:
+        d = Path(directory)
+        meta = json.loads((d / "index.json").read_text(encoding="utf-8"))
+        if meta.get("format") != FORMAT_VERSION:
+            raise ValueError(f"{d}: index format {meta.get('format')} is not {FORMAT_VERSION}")
+        idx = cls(IndexConfig.from_dict(meta["config"]))
+        idx.terms_ = json.loads((d / "terms.json").read_text(encoding="utf-8"))
+        idx.vocabulary_ = {t: i for i, t in enumerate(idx.terms_)}
+        idx.ids_ = json.loads((d / "ids.json").read_text(encoding="utf-8"))
+        idx.row_ = {i: r for r, i in enumerate(idx.ids_)}
+        idx.idf_ = np.load(d / "idf.npy")
+        idx.tfidf_ = sp.load_npz(d / "tfidf.npz").tocsr()
+        idx.dense_ = np.load(d / "dense.npy")
+        if meta["encoder"] == "lsa":
+            idx.encoder_ = LsaEncoder.load(d, {"dim": meta["dense_dim"], **meta})
+        else:
+            path = (d / "sentence_model.txt").read_text(encoding="utf-8").strip()
+            idx.encoder_ = SentenceEncoder(path)
+        return idx

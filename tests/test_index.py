@@ -1,0 +1,78 @@
+"""ItemIndex: search finds the known document; artifacts round-trip to identical scores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recommender.index import IndexConfig, ItemIndex
+
+DOCS = {
+    "wage": "用人单位拖欠劳动报酬的，劳动者可以向劳动争议仲裁委员会申请仲裁，农民工工资应当按时足额支付。",
+    "grass": "草原承包经营权受法律保护，牧民承包的草牧场可以依法流转，实行草畜平衡和禁牧休牧制度。",
+    "dv": "家庭暴力受害人可以向人民法院申请人身安全保护令，公安机关可以出具告诫书。",
+    "drug": "禁毒是全社会的共同责任，学校应当开展毒品预防教育，吸毒人员应当接受社区戒毒。",
+    "fraud": "电信网络诈骗分子冒充客服、公检法，诱导受害人转账汇款，银行应当落实风险防控措施。",
+    "const": "宪法是国家的根本法，具有最高的法律效力，每年十二月四日为国家宪法日。",
+}
+
+
+@pytest.fixture(scope="module")
+def index(tokenizer):
+    ids = list(DOCS)
+    toks = [tokenizer.tokenize(DOCS[i]) for i in ids]
+    return ItemIndex(IndexConfig(min_df=1, dense_dim=4)).fit(ids, toks, [DOCS[i] for i in ids])
+
+
+def test_sparse_search_finds_the_known_document(index, tokenizer):
+    q = index.vectorize([tokenizer.tokenize("公司拖欠工资，劳动仲裁怎么申请")])
+    assert index.search_sparse(q, k=1)[0][0] == "wage"
+    q = index.vectorize([tokenizer.tokenize("草牧场流转")])
+    assert index.search_sparse(q, k=1)[0][0] == "grass"
+
+
+def test_dense_search_ranks_the_matching_document_first(index, tokenizer):
+    for query, expected in [("申请人身安全保护令", "dv"), ("毒品预防教育", "drug"), ("国家宪法日", "const")]:
+        vec = index.embed([tokenizer.tokenize(query)])[0]
+        assert index.search_dense(vec, k=1)[0][0] == expected
+
+
+def test_unknown_words_give_a_zero_vector_not_an_error(index):
+    vec = index.embed([["完全陌生的词"]])[0]
+    assert not np.any(vec)
+    assert index.vectorize([[]]).nnz == 0
+
+
+def test_round_trip_identical_scores(index, tokenizer, tmp_path):
+    index.save(tmp_path / "idx")
+    loaded = ItemIndex.load(tmp_path / "idx")
+    assert loaded.ids_ == index.ids_ and loaded.terms_ == index.terms_
+    toks = [tokenizer.tokenize("老板不给工钱，去哪里仲裁")]
+    q1, q2 = index.vectorize(toks), loaded.vectorize(toks)
+    assert np.array_equal(q1.toarray(), q2.toarray())
+    assert index.search_sparse(q1, 6) == loaded.search_sparse(q2, 6)
+    e1, e2 = index.embed(toks)[0], loaded.embed(toks)[0]
+    assert np.array_equal(e1, e2)
+    assert index.search_dense(e1, 6) == loaded.search_dense(e2, 6)
+
+
+def test_added_items_are_searchable_and_ids_stay_mapped(index, tokenizer):
+    import copy
+
+    idx = copy.deepcopy(index)
+    idx.add(["elder"], [tokenizer.tokenize("老年人赡养费，子女应当履行赡养义务，不得遗弃老人。")])
+    assert "elder" in idx and idx.id_at(idx.row("elder")) == "elder"
+    q = idx.vectorize([tokenizer.tokenize("子女不给赡养费")])
+    assert idx.search_sparse(q, k=1)[0][0] == "elder"
+
+
+def test_fit_rejects_duplicate_ids(tokenizer):
+    with pytest.raises(ValueError, match="unique"):
+        ItemIndex().fit(["a", "a"], [["x"], ["y"]])
+
+
+def test_config_round_trips_json():
+    cfg = IndexConfig(dense_dim=128, min_df=3)
+    assert IndexConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="unknown"):
+        IndexConfig.from_dict({"dense_dimension": 3})

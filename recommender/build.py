@@ -20,6 +20,7 @@ import numpy as np
 
 from corpus.schema import Item
 from corpus.taxonomy import Taxonomy, load_taxonomy
+from recommender.ann import IVFIndex
 from recommender.artifacts import new_version_id, save_tokenizer, set_active, write_manifest
 from recommender.catalog import Catalog, ItemMeta, serving_topics
 from recommender.classify import (
@@ -27,6 +28,8 @@ from recommender.classify import (
     QueryExpander,
     TopicClassifier,
     evaluate_grouped_cv,
+    model_context,
+    model_text,
     training_set,
 )
 from recommender.index import IndexConfig, ItemIndex
@@ -45,19 +48,22 @@ class BuildConfig:
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     evaluate: bool = True  # grouped cross-validation of the classifier (the build's figures)
     tokenizer_backend: str = "rjieba"
+    ann_min_items: int = 20_000  # build an IVF index for candidate selection from this size
 
     def to_dict(self) -> dict[str, Any]:
         return {"index": self.index.to_dict(), "classifier": self.classifier.to_dict(),
-                "evaluate": self.evaluate, "tokenizer_backend": self.tokenizer_backend}
+                "evaluate": self.evaluate, "tokenizer_backend": self.tokenizer_backend,
+                "ann_min_items": self.ann_min_items}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BuildConfig:
-        unknown = set(data) - {"index", "classifier", "evaluate", "tokenizer_backend"}
+        unknown = set(data) - {"index", "classifier", "evaluate", "tokenizer_backend", "ann_min_items"}
         if unknown:
             raise ValueError(f"BuildConfig: unknown field(s) {sorted(unknown)}")
         return cls(IndexConfig.from_dict(data.get("index", {})),
                    ClassifierConfig.from_dict(data.get("classifier", {})),
-                   bool(data.get("evaluate", True)), str(data.get("tokenizer_backend", "rjieba")))
+                   bool(data.get("evaluate", True)), str(data.get("tokenizer_backend", "rjieba")),
+                   int(data.get("ann_min_items", 20_000)))
 
 
 @dataclass
@@ -99,6 +105,7 @@ def build_model(
     t0 = time.perf_counter()
 
     report_progress("reading items", 0.0)
+    catalog_seq = store.last_change_seq()  # changes after this are applied when serving
     all_items: list[Item] = list(store.iter_items())
     if not all_items:
         raise ValueError("the database holds no items: run `pufa import` first")
@@ -107,7 +114,7 @@ def build_model(
 
     t = time.perf_counter()
     tokenizer = LegalTokenizer(backend=cfg.tokenizer_backend, taxonomy=tax)  # type: ignore[arg-type]
-    texts = [it.text for it in all_items]
+    texts = [model_text(it) for it in all_items]
     tokens: list[list[str]] = []
     step = max(1, len(texts) // 50)
     for i, text in enumerate(texts):
@@ -119,6 +126,7 @@ def build_model(
     t = time.perf_counter()
     report_progress("indexing (TF-IDF, dense)", 0.2)
     index = ItemIndex(cfg.index).fit([it.id for it in all_items], tokens, texts)
+    ivf = IVFIndex().fit(index.dense_) if len(all_items) >= cfg.ann_min_items else None
     timings["index"] = time.perf_counter() - t
 
     topic_ids = tax.topic_ids
@@ -146,16 +154,14 @@ def build_model(
     t = time.perf_counter()
     report_progress("training the topic classifier", 0.78)
     clf = TopicClassifier(topic_ids, tokenizer, expander, cfg.classifier)
-    clf.fit(data.texts, Y, data.weights, oof_scores=oof, tokens=data_tokens)
+    clf.fit(data.texts, Y, data.weights, oof_scores=oof, tokens=data_tokens, contexts=data.contexts)
     timings["classifier_fit"] = time.perf_counter() - t
 
     t = time.perf_counter()
     report_progress("tagging items", 0.88)
     topic_index = {tid: j for j, tid in enumerate(topic_ids)}
-    probs = np.zeros((len(all_items), len(topic_ids)), dtype=np.float32)
-    for start in range(0, len(all_items), 5000):
-        chunk = slice(start, start + 5000)
-        probs[chunk] = clf.predict_proba(texts[chunk], tokens[chunk])
+    # One call, so that every article is read with its whole law (contexts).
+    probs = clf.predict_proba(texts, tokens, [model_context(it) for it in all_items]).astype(np.float32)
     metas: list[ItemMeta] = []
     serving = np.zeros_like(probs)
     for k, it in enumerate(all_items):
@@ -178,6 +184,8 @@ def build_model(
     save_tokenizer(tokenizer, tmp)
     expander.save(tmp / "lexicon.json")
     index.save(tmp / "index")
+    if ivf is not None:
+        ivf.save(tmp / "index")
     clf.save(tmp / "classifier")
     catalog.save(tmp / "catalog")
     (tmp / "build_config.json").write_text(json.dumps(cfg.to_dict(), indent=2), encoding="utf-8")
@@ -197,10 +205,10 @@ def build_model(
         classifier_cv=cv_dict, training=training_counts,
     )
     write_manifest(tmp, {"version": version, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                         "topic_ids": topic_ids, "report": report.to_dict()})
+                         "topic_ids": topic_ids, "catalog_seq": catalog_seq, "report": report.to_dict()})
     tmp.rename(out)
     write_manifest(out, {"version": version, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                         "topic_ids": topic_ids, "report": report.to_dict()})
+                         "topic_ids": topic_ids, "catalog_seq": catalog_seq, "report": report.to_dict()})
     store.set_predictions(predictions, version)
     store.register_model(version, str(out), report.to_dict())
     if activate:

@@ -112,6 +112,7 @@ class Catalog:
         n = len(self.metas)
         self.recommendable = np.fromiter((m.recommendable for m in self.metas), dtype=bool, count=n)
         self.adults_only = np.fromiter((m.audience == "adults" for m in self.metas), dtype=bool, count=n)
+        self.has_region = np.fromiter((bool(m.region) for m in self.metas), dtype=bool, count=n)
         self.is_law_text = np.fromiter((m.type in ("law", "law_article") for m in self.metas), dtype=bool, count=n)
         laws = sorted({m.law_title for m in self.metas if m.law_title})
         self.law_ids = {t: k for k, t in enumerate(laws)}

@@ -17,7 +17,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,6 +39,9 @@ __all__ = [
     "QueryExpander",
     "TopicClassifier",
     "evaluate_grouped_cv",
+    "mix_context",
+    "model_context",
+    "model_text",
     "training_set",
 ]
 
@@ -65,6 +67,8 @@ class ClassifierConfig:
     max_negative_law_articles: int = 20_000
     random_state: int = 0
     n_jobs: int = 2
+    # Articles are read together with their law's centroid (0 = each article alone).
+    context_weight: float = 2.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,8 +88,8 @@ class QueryExpander:
     """Adds the legal words of every colloquial phrase found in a text.
 
     Matching is by substring (people write without spaces and with typos, so a phrase such
-    as 不给工钱 must match inside 老板一直不给工钱怎么办); all phrases are compiled into one
-    regular expression, so a text is scanned once.
+    as 不给工钱 must match inside 老板一直不给工钱怎么办). All phrases go into one
+    Aho-Corasick automaton, so a text is scanned once whatever the size of the lexicon.
     """
 
     def __init__(self, taxonomy: Taxonomy | None = None,
@@ -93,40 +97,40 @@ class QueryExpander:
         if entries is None:
             entries = [(e.colloquial, e.legal, e.topics) for e in (taxonomy.colloquial if taxonomy else [])]
         self.entries = [(tuple(c), tuple(lg), tuple(t)) for c, lg, t in entries]
-        self._by_phrase: dict[str, list[int]] = {}
-        for k, (coll, _, _) in enumerate(self.entries):
-            for phrase in coll:
-                self._by_phrase.setdefault(phrase, []).append(k)
-        phrases = sorted(self._by_phrase, key=len, reverse=True)
-        # Shorter phrases inside a longer one (工钱 in 不给工钱) are found with it.
-        self._inside: dict[str, list[str]] = {
-            p: [q for q in phrases if len(q) < len(p) and q in p] for p in phrases
-        }
-        # A lookahead finds overlapping phrases too (工钱 inside 不给工钱).
-        self._pattern = (
-            re.compile("(?=(" + "|".join(re.escape(p) for p in phrases) + "))") if phrases else None
-        )
-        self._sub = re.compile("|".join(re.escape(p) for p in phrases)) if phrases else None
+        self._automaton: Any = None
+
+    def _auto(self) -> Any:
+        if self._automaton is None:
+            import ahocorasick
+
+            by_phrase: dict[str, list[int]] = {}
+            for k, (coll, _, _) in enumerate(self.entries):
+                for phrase in coll:
+                    by_phrase.setdefault(phrase, []).append(k)
+            auto = ahocorasick.Automaton()
+            for phrase, ks in by_phrase.items():
+                auto.add_word(phrase, (phrase, tuple(ks)))
+            if by_phrase:
+                auto.make_automaton()
+            self._automaton = auto
+        return self._automaton
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"entries": self.entries, "_automaton": None}
 
     def matches(self, text: str) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
         """(phrase, legal words, topics) for each lexicon entry whose phrase occurs in text."""
-        if self._pattern is None:
+        auto = self._auto()
+        if not self.entries or auto.kind != 2:  # 2 == ahocorasick.AHOCORASICK (built)
             return []
         found: dict[int, str] = {}
-        for m in self._pattern.finditer(text):
-            phrase = m.group(1)
-            for k in self._by_phrase[phrase]:
+        for _, (phrase, ks) in auto.iter(text):
+            for k in ks:
                 found.setdefault(k, phrase)
-            # The alternation reports the longest phrase at each position only.
-            for other in self._inside[phrase]:
-                for k in self._by_phrase[other]:
-                    found.setdefault(k, other)
         return [(found[k], self.entries[k][1], self.entries[k][2]) for k in sorted(found)]
 
     def extra(self, text: str) -> str:
         """The legal words to add to ``text`` ("" when no phrase matches)."""
-        if self._sub is None or not self._sub.search(text):
-            return ""
         return " ".join(dict.fromkeys(w for _, legal, _ in self.matches(text) for w in legal))
 
     def expand(self, text: str) -> str:
@@ -154,6 +158,7 @@ class LabelledSet:
     sources: list[str]
     weights: list[float]
     ids: list[str] = field(default_factory=list)
+    contexts: list[str | None] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -166,6 +171,19 @@ class LabelledSet:
                 if t in col:
                     Y[i, col[t]] = 1
         return Y
+
+
+def model_text(item: Item) -> str:
+    """The text the classifier reads for an item: a law article also names its place in the
+    law (编/章/节), which often says more about its subject than the article itself."""
+    if item.type == "law_article" and item.path:
+        return f"{item.title} {' '.join(item.path)}\n{item.body}"
+    return item.text
+
+
+def model_context(item: Item) -> str | None:
+    """Items read together (see :func:`mix_context`): the articles of one law version."""
+    return item.parent_id if item.type == "law_article" else None
 
 
 def case_topics(item: Item, taxonomy: Taxonomy) -> set[str]:
@@ -190,11 +208,13 @@ def training_set(
     cfg = config or ClassifierConfig()
     editor_tags = editor_tags or {}
     rng = np.random.default_rng(cfg.random_state)
-    out = LabelledSet([], [], [], [], [], [])
-    negatives: list[tuple[str, str, str]] = []
+    out = LabelledSet([], [], [], [], [], [], [])
+    negatives: list[tuple[str, str, str, str | None]] = []
 
-    def add(item_id: str, text: str, labels: set[str], group: str, source: str, weight: float) -> None:
+    def add(item_id: str, text: str, labels: set[str], group: str, source: str, weight: float,
+            context: str | None = None) -> None:
         out.ids.append(item_id)
+        out.contexts.append(context)
         out.texts.append(text)
         out.labels.append(labels)
         out.groups.append(group)
@@ -214,10 +234,11 @@ def training_set(
             if key not in law_topics_cache:
                 law_topics_cache[key] = taxonomy.topics_for_law(it.law_title, book)
             labels = law_topics_cache[key]
+            text = model_text(it)
             if labels:
-                add(it.id, it.text, set(labels), f"law:{it.law_title}", "law", cfg.weight_law)
+                add(it.id, text, set(labels), f"law:{it.law_title}", "law", cfg.weight_law, it.parent_id)
             elif it.legal_level not in ("党内法规", "监察法规"):
-                negatives.append((it.id, it.text, f"law:{it.law_title}"))
+                negatives.append((it.id, text, f"law:{it.law_title}", it.parent_id))
         elif it.topics and it.source == "pufa-sample":
             add(it.id, it.text, set(it.topics), f"sample:{it.id}", "sample", cfg.weight_sample)
         elif it.type == "case":
@@ -229,8 +250,8 @@ def training_set(
     if len(negatives) > cfg.max_negative_law_articles:
         keep = rng.choice(len(negatives), cfg.max_negative_law_articles, replace=False)
         negatives = [negatives[i] for i in sorted(keep)]
-    for nid, text, group in negatives:
-        add(nid, text, set(), group, "law-other", cfg.weight_law)
+    for nid, text, group, ctx in negatives:
+        add(nid, text, set(), group, "law-other", cfg.weight_law, ctx)
     # Seed keywords: short texts in everyday and legal words, labelled with their topic.
     for t in taxonomy.topics.values():
         kws = list(t.keywords)
@@ -299,10 +320,15 @@ class TopicClassifier(BaseEstimator):
                 tokens = tokens + self._tok().tokenize(extra)
         return _with_pairs(tokens, self._cfg().ngram_max)
 
-    def _features(self, texts: Sequence[str], tokens: Sequence[list[str]] | None = None) -> sp.csr_matrix:
+    def _features(
+        self, texts: Sequence[str], tokens: Sequence[list[str]] | None = None,
+        contexts: Sequence[str | None] | None = None,
+    ) -> sp.csr_matrix:
         if tokens is None:
-            return self.vectorizer_.transform([self.analyse(t) for t in texts])
-        return self.vectorizer_.transform([self.analyse(t, k) for t, k in zip(texts, tokens, strict=True)])
+            X = self.vectorizer_.transform([self.analyse(t) for t in texts])
+        else:
+            X = self.vectorizer_.transform([self.analyse(t, k) for t, k in zip(texts, tokens, strict=True)])
+        return mix_context(X, contexts, self._cfg().context_weight)
 
     # -- fit / predict ---------------------------------------------------------------------------
     def fit(
@@ -313,6 +339,7 @@ class TopicClassifier(BaseEstimator):
         *,
         oof_scores: np.ndarray | None = None,
         tokens: Sequence[list[str]] | None = None,
+        contexts: Sequence[str | None] | None = None,
         progress: Callable[[str], None] | None = None,
     ) -> TopicClassifier:
         """Fit one model per topic; calibrate with ``oof_scores`` (out-of-fold decision values)
@@ -327,7 +354,7 @@ class TopicClassifier(BaseEstimator):
             analyzer=_identity, lowercase=False, sublinear_tf=True, min_df=cfg.min_df,
             max_features=cfg.max_features, dtype=np.float32,
         )
-        X = self.vectorizer_.fit_transform(analysed)
+        X = mix_context(self.vectorizer_.fit_transform(analysed), contexts, cfg.context_weight)
         w = np.asarray(sample_weight if sample_weight is not None else np.ones(len(texts)), dtype=np.float64)
         self.coef_, self.intercept_ = fit_linear_models(X, Y, w, cfg, self.topic_ids, progress)
         decision = oof_scores if oof_scores is not None else self._decision(X)
@@ -341,12 +368,22 @@ class TopicClassifier(BaseEstimator):
     def _decision(self, X: sp.csr_matrix) -> np.ndarray:
         return np.asarray(X @ self.coef_.T) + self.intercept_
 
-    def decision_function(self, texts: Sequence[str], tokens: Sequence[list[str]] | None = None) -> np.ndarray:
-        return self._decision(self._features(texts, tokens))
+    def decision_function(
+        self, texts: Sequence[str], tokens: Sequence[list[str]] | None = None,
+        contexts: Sequence[str | None] | None = None,
+    ) -> np.ndarray:
+        return self._decision(self._features(texts, tokens, contexts))
 
-    def predict_proba(self, texts: Sequence[str], tokens: Sequence[list[str]] | None = None) -> np.ndarray:
-        """Calibrated probability of each topic, shape (n, n_topics)."""
-        return _sigmoid(self.decision_function(texts, tokens), self.calibration_)
+    def predict_proba(
+        self, texts: Sequence[str], tokens: Sequence[list[str]] | None = None,
+        contexts: Sequence[str | None] | None = None,
+    ) -> np.ndarray:
+        """Calibrated probability of each topic, shape (n, n_topics).
+
+        ``contexts`` groups texts that belong together (the articles of one law): each text
+        is then read together with the centroid of its group (see :func:`mix_context`).
+        """
+        return _sigmoid(self.decision_function(texts, tokens, contexts), self.calibration_)
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         return (self.predict_proba(texts) >= self.thresholds_).astype(np.int8)
@@ -439,7 +476,7 @@ def fit_linear_models(
     intercept = np.full(Y.shape[1], -10.0, dtype=np.float32)
     todo = [j for j in range(Y.shape[1]) if Y[:, j].min() != Y[:, j].max()]
     # A topic with no positive (or no negative) example never fires.
-    results = Parallel(n_jobs=cfg.n_jobs, prefer="processes")(
+    results = Parallel(n_jobs=cfg.n_jobs, prefer="processes", max_nbytes=None)(
         delayed(_fit_one)(X, Y[:, j], w, cfg) for j in todo
     )
     for j, (c, b) in zip(todo, results, strict=True):
@@ -447,6 +484,53 @@ def fit_linear_models(
     if progress:
         progress(f"{len(todo)} topics")
     return coef, intercept
+
+
+def _top_terms_per_row(M: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """Keep the k largest entries of each row (a centroid's characteristic terms)."""
+    indptr, indices, data = [0], [], []
+    for r in range(M.shape[0]):
+        lo, hi = M.indptr[r], M.indptr[r + 1]
+        vals = M.data[lo:hi]
+        cols = M.indices[lo:hi]
+        if len(vals) > k:
+            top = np.argpartition(-vals, k - 1)[:k]
+            vals, cols = vals[top], cols[top]
+        indices.append(cols)
+        data.append(vals)
+        indptr.append(indptr[-1] + len(vals))
+    return sp.csr_matrix((np.concatenate(data) if data else np.zeros(0, np.float32),
+                          np.concatenate(indices) if indices else np.zeros(0, np.int32), indptr), shape=M.shape)
+
+
+def mix_context(
+    X: sp.csr_matrix, contexts: Sequence[str | None] | None, weight: float, top_terms: int = 48
+) -> sp.csr_matrix:
+    """Read each row with its group's centroid: ``normalise(x + weight * centroid(group))``,
+    the centroid cut to its ``top_terms`` heaviest terms (which keeps rows sparse).
+
+    An article alone often says little ("本法自公布之日起施行"); the law it belongs to says
+    what it is about. Rows whose context is None are left as they are, so a question or a
+    case is read on its own.
+    """
+    if contexts is None or weight <= 0 or X.shape[0] == 0:
+        return X
+    keys = {c: k for k, c in enumerate(dict.fromkeys(c for c in contexts if c is not None))}
+    if not keys:
+        return X
+    rows = [i for i, c in enumerate(contexts) if c is not None]
+    cols = [keys[contexts[i]] for i in rows]  # type: ignore[index]
+    G = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (cols, rows)), shape=(len(keys), X.shape[0]))
+    means = _top_terms_per_row((G @ X).tocsr(), top_terms)
+    norms = np.sqrt(np.asarray(means.multiply(means).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    means = sp.diags(1.0 / norms).dot(means).tocsr()
+    pick = sp.csr_matrix((np.full(len(rows), weight, dtype=np.float32), (rows, cols)),
+                         shape=(X.shape[0], len(keys)))
+    Y = (X + pick @ means).tocsr()
+    n2 = np.sqrt(np.asarray(Y.multiply(Y).sum(axis=1)).ravel())
+    n2[n2 == 0] = 1.0
+    return sp.diags(1.0 / n2).dot(Y).tocsr().astype(np.float32)
 
 
 def _tfidf_rows(counts: sp.csr_matrix, rows: np.ndarray, idf: np.ndarray, keep: np.ndarray) -> sp.csr_matrix:
@@ -576,8 +660,11 @@ def evaluate_grouped_cv(
         df = np.asarray((counts[train_idx] > 0).sum(axis=0)).ravel()
         keep = np.flatnonzero(df >= cfg.min_df)
         idf_all = (np.log((1 + len(train_idx)) / (1 + df)) + 1).astype(np.float32)
-        X_tr = _tfidf_rows(counts, train_idx, idf_all, keep)
-        X_te = _tfidf_rows(counts, test_idx, idf_all, keep)
+        ctx = data.contexts or None
+        X_tr = mix_context(_tfidf_rows(counts, train_idx, idf_all, keep),
+                           [ctx[i] for i in train_idx] if ctx else None, cfg.context_weight)
+        X_te = mix_context(_tfidf_rows(counts, test_idx, idf_all, keep),
+                           [ctx[i] for i in test_idx] if ctx else None, cfg.context_weight)
         coef, intercept = fit_linear_models(X_tr, Y[train_idx].astype(np.int8), weights[train_idx], cfg, topic_ids)
         oof[test_idx] = np.asarray(X_te @ coef.T) + intercept
         fold_of[test_idx] = k

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -269,6 +269,112 @@ def cmd_items(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- recommend
+
+
+def _service(args: argparse.Namespace) -> Any:
+    from recommender.service import PufaService
+    from recommender.store import open_store
+
+    return PufaService(open_store(_db(args)), _models(args))
+
+
+def _request_from(obj: dict[str, Any]) -> Any:
+    import datetime as dt
+
+    from recommender.engine import RecommendRequest
+
+    known = {"user_id", "groups", "k", "query", "date", "region", "language", "exclude_seen", "personalized"}
+    unknown = sorted(set(obj) - known - {"id", "events"})
+    if unknown:
+        raise UsageError(f"unknown request field(s) {unknown}")
+    date = obj.get("date")
+    try:
+        day = dt.date.fromisoformat(date) if date else None
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"date must be YYYY-MM-DD, got {date!r}") from exc
+    k = obj.get("k", 10)
+    if not isinstance(k, int) or isinstance(k, bool):
+        raise UsageError("k must be an integer")
+    return RecommendRequest(
+        user_id=obj.get("user_id"), groups=obj.get("groups"), k=k, query=obj.get("query"), date=day,
+        region=obj.get("region"), language=obj.get("language"), exclude_seen=obj.get("exclude_seen"),
+        personalized=obj.get("personalized"))
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from recommender.service import ServiceError
+
+    svc = _service(args)
+    if not svc.has_model():
+        _fail("no active model (run `pufa build` first)", 1)
+    if args.jsonl:
+        fh = sys.stdin if args.jsonl == "-" else None
+        if fh is None:
+            try:
+                fh = open(args.jsonl, encoding="utf-8")
+            except OSError as exc:
+                _fail(f"--jsonl {args.jsonl}: {exc}")
+        bad = 0
+        with fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                    if not isinstance(obj, dict):
+                        raise UsageError("each line must be a JSON object")
+                    events = obj.get("events") or []
+                    if events:
+                        if not isinstance(events, list):
+                            raise UsageError("events must be a list")
+                        for ev in events:
+                            if isinstance(ev, dict):
+                                ev.setdefault("user_id", obj.get("user_id"))
+                        svc.ingest_events(events, all_or_nothing=True)
+                    res = svc.recommend(_request_from(obj))
+                except (json.JSONDecodeError, UsageError, ServiceError) as exc:
+                    msg = getattr(exc, "message", None) or str(exc)
+                    print(f"pufa: line {lineno}: {msg}", file=sys.stderr)
+                    bad += 1
+                    continue
+                _print_json({"id": obj.get("id", lineno), "items": res.items})
+        return 2 if bad else 0
+    obj: dict[str, Any] = {"user_id": args.user, "groups": args.group, "k": args.k, "query": args.query,
+                           "date": args.date, "region": args.region}
+    if args.include_seen:
+        obj["exclude_seen"] = False
+    if args.not_personalized:
+        obj["personalized"] = False
+    try:
+        res = svc.recommend(_request_from({k: v for k, v in obj.items() if v is not None}))
+    except ServiceError as exc:
+        _fail(f"{exc.field}: {exc.message}" if exc.field else exc.message)
+    if args.json:
+        _print_json(res.to_dict())
+        return 0
+    print(f"model {res.model_version}; groups {', '.join(res.groups)}"
+          + ("; cold start" if res.cold_start else "") + ("" if res.personalized else "; not personalised"))
+    for n, it in enumerate(res.items, 1):
+        art = f" 第{it['article_no']}条" if it.get("article_no") else ""
+        law = f"《{it['law_title']}》{art} " if it.get("law_title") and it["type"] in ("law", "law_article") else ""
+        print(f"{n:>2}. [{it['type']}] {law}{it['title'][:40]}  ({it['score']:.3f})")
+        print(f"    {'；'.join(it['reasons'])}   topics: {', '.join(it['topics'])}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from recommender.evaluate import run_cli
+
+    return run_cli(args, _load_model(args))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from api.main import serve
+
+    return serve(host=args.host, port=args.port, workers=args.workers, db=_db(args), models=str(_models(args)))
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -314,17 +420,37 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, default=50)
     s.set_defaults(func=cmd_items)
 
-    _register_more(sub, common)
+    s = sub.add_parser("recommend", parents=[common], help="what POST /v1/recommendations returns",
+                       description="Recommend for a person or a group. With --jsonl, each line is a "
+                                   "request object (the API's body plus an 'id', optionally 'events' "
+                                   "applied to that user first); each output line is {id, items}.")
+    s.add_argument("--user", help="user id (unknown users are a cold start)")
+    s.add_argument("--group", action="append", help="group id (repeatable)")
+    s.add_argument("--query", help="what the person asks or searches")
+    s.add_argument("--date", help="YYYY-MM-DD (campaigns are by date; default today)")
+    s.add_argument("--region")
+    s.add_argument("-k", type=int, default=10)
+    s.add_argument("--include-seen", action="store_true", help="do not exclude items the person has seen")
+    s.add_argument("--not-personalized", action="store_true", help="use no personal data (PIPL art. 24)")
+    s.add_argument("--jsonl", metavar="FILE", help="batch of requests, one JSON object per line ('-' = stdin)")
+    s.set_defaults(func=cmd_recommend)
+
+    s = sub.add_parser("evaluate", parents=[common], help="the offline evaluation report",
+                       description="Engine and baselines on labelled real questions, simulated people, "
+                                   "group conformance and the campaign check.")
+    s.add_argument("--questions", help="labelled questions (default corpus/eval/real_questions_dev.jsonl)")
+    s.add_argument("--shared", help="the shared folder with queries/real_questions.jsonl (default ../shared)")
+    s.add_argument("--people", type=int, default=300, help="simulated people")
+    s.add_argument("--config", help="JSON file with a PipelineConfig to evaluate")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("serve", parents=[common], help="the HTTP API")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=int, default=1)
+    s.set_defaults(func=cmd_serve)
     return p
-
-
-def _register_more(sub: Any, common: argparse.ArgumentParser) -> None:
-    """Subcommands defined in other modules (engine, evaluation, server)."""
-    for register in _EXTRA:
-        register(sub, common)
-
-
-_EXTRA: list[Callable[[Any, argparse.ArgumentParser], None]] = []
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -249,24 +249,28 @@ class ItemIndex:
         X = self.vectorize(tokens)
         D = self.encoder_.encode(X, texts)
         new_rows: list[int] = []
+        replaced: list[tuple[int, int]] = []  # (row, position in the batch)
         for j, item_id in enumerate(ids):
             if item_id in self.row_:
                 r = self.row_[item_id]
                 self.dense_[r] = D[j]
-                self._replace_sparse_row(r, X[j])
+                replaced.append((r, j))
             else:
                 new_rows.append(j)
+        if replaced:
+            n = self.tfidf_.shape[0]
+            keep = np.ones(n, dtype=np.float32)
+            rows = np.array([r for r, _ in replaced])
+            keep[rows] = 0.0
+            place = sp.csr_matrix((np.ones(len(replaced), dtype=np.float32),
+                                   (rows, np.array([j for _, j in replaced]))), shape=(n, X.shape[0]))
+            self.tfidf_ = (sp.diags(keep) @ self.tfidf_ + place @ X).tocsr()
         if new_rows:
             self.tfidf_ = sp.vstack([self.tfidf_, X[new_rows]], format="csr")
             self.dense_ = np.vstack([self.dense_, D[new_rows]])
             for j in new_rows:
                 self.row_[ids[j]] = len(self.ids_)
                 self.ids_.append(ids[j])
-
-    def _replace_sparse_row(self, r: int, row: sp.csr_matrix) -> None:
-        lil = self.tfidf_.tolil()
-        lil[r] = row
-        self.tfidf_ = lil.tocsr()
 
     # -- search --------------------------------------------------------------------------------
     def search_dense(self, query: np.ndarray, k: int = 10, rows: np.ndarray | None = None) -> list[tuple[str, float]]:

@@ -677,6 +677,21 @@ class Store:
                 exposures.c.user_id == user_id, exposures.c.created_at >= day_start)).scalars().all()
         return sum(len(r) for r in rows)
 
+    def coverage_rows(self, limit: int = 200_000) -> dict[str, Any]:
+        """Users' groups, recent exposures and completions, for the coverage report."""
+        with self.engine.connect() as conn:
+            users_rows = conn.execute(sa.select(users.c.id, users.c.groups)).all()
+            exp_rows = conn.execute(sa.select(exposures.c.user_id, exposures.c.items)
+                                    .where(exposures.c.user_id.is_not(None))
+                                    .order_by(exposures.c.seq.desc()).limit(limit)).all()
+            done_rows = conn.execute(sa.select(events.c.user_id, events.c.item_id)
+                                     .where(events.c.type == "complete").limit(limit)).all()
+        return {
+            "users": {u: list(g or []) for u, g in users_rows},
+            "exposures": [(u, [i["item_id"] for i in (items_ or [])]) for u, items_ in exp_rows],
+            "completed": [(u, i) for u, i in done_rows],
+        }
+
     # ------------------------------------------------------------------ model versions
     def register_model(self, version: str, path: str, metrics: dict[str, Any] | None) -> None:
         with self.begin() as conn:

@@ -56,6 +56,12 @@ class Group:
     description: str
     plan_section: str
     topics: dict[str, float]
+    short_name: str = ""
+
+    @property
+    def label(self) -> str:
+        """The short name used in readable reasons."""
+        return self.short_name or self.name
 
 
 @dataclass(frozen=True)
@@ -258,7 +264,7 @@ def _load_groups(path: Path, topics: dict[str, Topic]) -> dict[str, Group]:
             clean[tid] = float(w)
         groups[gid] = Group(gid, _need(row, "name", where), str(row.get("en") or gid),
                             str(row.get("description") or ""), str(row.get("plan_section") or ""),
-                            clean)
+                            clean, str(row.get("short_name") or ""))
     return groups
 
 

@@ -1,0 +1,172 @@
+"""Typed configurations, one per component, each round-tripping to JSON.
+
+Notebooks and operators tune these, not code: ``PipelineConfig.from_dict(json.load(f))``,
+change one field, re-run. Unknown keys are an error naming the key, so a typo never passes
+silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, Union, get_args, get_origin
+
+from recommender.classify import ClassifierConfig
+from recommender.index import IndexConfig
+
+__all__ = [
+    "CandidateConfig",
+    "ClassifierConfig",
+    "DiversityConfig",
+    "FilterConfig",
+    "IndexConfig",
+    "JsonConfig",
+    "PipelineConfig",
+    "ProfileConfig",
+    "ReasonConfig",
+    "ScoringConfig",
+]
+
+T = TypeVar("T", bound="JsonConfig")
+
+
+class JsonConfig:
+    """Mixin for dataclass configs: ``to_dict``, ``from_dict`` (strict), ``to_json``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
+
+    @classmethod
+    def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+        if not isinstance(data, dict):
+            raise ValueError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
+        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - set(fields))
+        if unknown:
+            raise ValueError(f"{cls.__name__}: unknown field(s) {unknown}")
+        hints = typing.get_type_hints(cls)
+        kwargs: dict[str, Any] = {}
+        for name, value in data.items():
+            kwargs[name] = _coerce(hints[name], value, f"{cls.__name__}.{name}")
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls: type[T], text: str) -> T:
+        return cls.from_dict(json.loads(text))
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(args[0], value, where)
+    if isinstance(tp, type) and issubclass(tp, JsonConfig):
+        return tp.from_dict(value)
+    if hasattr(tp, "from_dict") and isinstance(value, dict):
+        return tp.from_dict(value)
+    if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if tp is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if tp is bool and isinstance(value, bool):
+        return value
+    if tp is str and isinstance(value, str):
+        return value
+    if origin is dict and isinstance(value, dict):
+        _, vt = get_args(tp)
+        return {str(k): _coerce(vt, v, f"{where}.{k}") for k, v in value.items()}
+    if origin in (list, tuple) and isinstance(value, list | tuple):
+        (et, *_) = get_args(tp) or (Any,)
+        return [(_coerce(et, v, where) if et is not Any else v) for v in value]
+    if tp is Any:
+        return value
+    raise ValueError(f"{where}: expected {getattr(tp, '__name__', tp)}, got {value!r}")
+
+
+@dataclass
+class ProfileConfig(JsonConfig):
+    """How events become interest. Strengths are per event type; dismiss is negative."""
+
+    strengths: dict[str, float] = field(default_factory=lambda: {
+        "view": 1.0, "click": 1.5, "like": 3.0, "share": 3.0, "complete": 4.0,
+        "dismiss": -3.0, "search": 3.0, "question": 5.0,
+    })
+    half_life_days: float = 30.0  # interest from reading fades with this half-life
+    query_half_life_days: float = 3.0  # the latest question is a need of now
+    max_events: int = 500
+    min_tag_weight: float = 0.15  # a topic below this (after normalising) is not shown as a tag
+    question_topics_min_score: float = 0.2
+
+
+@dataclass
+class CandidateConfig(JsonConfig):
+    """Candidate selection: which rows are scored at all."""
+
+    per_source: int = 300  # top rows taken from each source (profile, query, group prior ...)
+    max_candidates: int = 1500
+    ann: str = "auto"  # "exact", "ivf" or "auto" (IVF above ann_min_items)
+    ann_min_items: int = 20_000
+    ivf_nprobe: int = 12
+
+
+@dataclass
+class ScoringConfig(JsonConfig):
+    """Weights of the score blend (each component is scaled to [0, 1] first)."""
+
+    profile_topic: float = 1.0
+    profile_dense: float = 0.6
+    query_sparse: float = 1.2
+    query_dense: float = 0.8
+    query_topic: float = 1.0
+    group_prior: float = 0.8
+    must_know: float = 0.6
+    campaign: float = 1.0  # times the campaign's own boost
+    co_reading: float = 0.4
+    freshness: float = 0.1
+    freshness_half_life_days: float = 365.0
+    type_weights: dict[str, float] = field(default_factory=lambda: {
+        "explainer": 0.15, "qa": 0.15, "case": 0.12, "quiz": 0.08, "news": 0.05, "video": 0.1,
+        "law_article": 0.0, "law": -0.1, "interpretation": 0.0,
+    })
+    elderly_anti_fraud: float = 0.3  # art. 19: favour anti-fraud content for the elderly
+
+
+@dataclass
+class FilterConfig(JsonConfig):
+    exclude_types: list[str] = field(default_factory=list)
+    exclude_seen_default: bool = True
+    minor_daily_cap: int = 20  # art. 18: pushed items a day for a minor
+
+
+@dataclass
+class DiversityConfig(JsonConfig):
+    """打散: MMR on dense similarity plus caps per law and per main topic."""
+
+    mmr_lambda: float = 0.75  # 1 = relevance only
+    max_per_law: int = 2
+    max_per_topic: int = 4
+    pool: int = 100  # MMR runs over the best this-many filtered candidates
+
+
+@dataclass
+class ReasonConfig(JsonConfig):
+    max_reasons: int = 3
+    min_share: float = 0.12  # a component below this share of the score is not named
+
+
+@dataclass
+class PipelineConfig(JsonConfig):
+    profile: ProfileConfig = field(default_factory=ProfileConfig)
+    candidates: CandidateConfig = field(default_factory=CandidateConfig)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    filters: FilterConfig = field(default_factory=FilterConfig)
+    diversity: DiversityConfig = field(default_factory=DiversityConfig)
+    reasons: ReasonConfig = field(default_factory=ReasonConfig)

@@ -122,18 +122,18 @@ class ScoringConfig(JsonConfig):
     """Weights of the score blend (each component is scaled to [0, 1] first)."""
 
     profile_topic: float = 1.0
-    profile_dense: float = 0.6
+    profile_dense: float = 0.3
     query_sparse: float = 1.2
     query_dense: float = 0.8
     query_topic: float = 1.0
-    group_prior: float = 0.8
-    must_know: float = 0.6
+    group_prior: float = 1.0
+    must_know: float = 0.3
     campaign: float = 1.0  # times the campaign's own boost
-    co_reading: float = 0.4
+    co_reading: float = 0.2
     freshness: float = 0.1
     freshness_half_life_days: float = 365.0
     type_weights: dict[str, float] = field(default_factory=lambda: {
-        "explainer": 0.15, "qa": 0.15, "case": 0.12, "quiz": 0.08, "news": 0.05, "video": 0.1,
+        "explainer": 0.07, "qa": 0.07, "case": 0.06, "quiz": 0.04, "news": 0.02, "video": 0.05,
         "law_article": 0.0, "law": -0.1, "interpretation": 0.0,
     })
     elderly_anti_fraud: float = 0.3  # art. 19: favour anti-fraud content for the elderly
@@ -150,9 +150,9 @@ class FilterConfig(JsonConfig):
 class DiversityConfig(JsonConfig):
     """打散: MMR on dense similarity plus caps per law and per main topic."""
 
-    mmr_lambda: float = 0.75  # 1 = relevance only
+    mmr_lambda: float = 0.9  # 1 = relevance only
     max_per_law: int = 2
-    max_per_topic: int = 4
+    max_per_topic: int = 5
     pool: int = 100  # MMR runs over the best this-many filtered candidates
 
 

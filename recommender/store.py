@@ -673,7 +673,7 @@ class Store:
     def shown_today(self, user_id: str, day_start: dt.datetime) -> int:
         """How many items were pushed to this person since ``day_start`` (minors' daily cap)."""
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(exposures.c.items).where(
+            rows = conn.execute(sa.select(exposures.c["items"]).where(
                 exposures.c.user_id == user_id, exposures.c.created_at >= day_start)).scalars().all()
         return sum(len(r) for r in rows)
 
@@ -681,7 +681,7 @@ class Store:
         """Users' groups, recent exposures and completions, for the coverage report."""
         with self.engine.connect() as conn:
             users_rows = conn.execute(sa.select(users.c.id, users.c.groups)).all()
-            exp_rows = conn.execute(sa.select(exposures.c.user_id, exposures.c.items)
+            exp_rows = conn.execute(sa.select(exposures.c.user_id, exposures.c["items"])
                                     .where(exposures.c.user_id.is_not(None))
                                     .order_by(exposures.c.seq.desc()).limit(limit)).all()
             done_rows = conn.execute(sa.select(events.c.user_id, events.c.item_id)

@@ -55,3 +55,42 @@ def sqlite_url(tmp_path):
 
 def pytest_report_header(config):
     return f"shared corpus: {SHARED_CORPUS} ({'present' if SHARED_CORPUS.exists() else 'ABSENT: realdata tests skip'})"
+
+
+GRASS_LAW = """# 中华人民共和国草场测试法
+
+2019年1月1日 第十三届全国人民代表大会常务委员会第七次会议通过
+
+<!-- INFO END -->
+
+## 第一章 总则
+
+第一条 为了保护草原承包经营权，规范草牧场流转，制定本法。
+
+第二条 牧民承包的草场、草牧场受法律保护，任何组织和个人不得侵占承包草场。
+
+第三条 草原承包经营权流转应当签订书面合同，禁牧区和草畜平衡区的承包方应当遵守禁牧休牧规定。
+"""
+
+
+@pytest.fixture(scope="session")
+def sample_env(tmp_path_factory):
+    """A database with the bundled sample content plus two versions of a small law, and a
+    model built from it (evaluation off): what a fresh machine runs on."""
+    from corpus.loaders import load_paths
+    from recommender.build import BuildConfig, build_model
+    from recommender.store import open_store
+
+    root = tmp_path_factory.mktemp("sample_env")
+    laws = root / "laws" / "经济法"
+    laws.mkdir(parents=True)
+    (laws / "草场测试法(2019-01-01).md").write_text(GRASS_LAW, encoding="utf-8")
+    newer = GRASS_LAW.replace("2019年1月1日", "2024年6月1日").replace("第七次会议", "第十次会议")
+    (laws / "草场测试法(2024-06-01).md").write_text(newer, encoding="utf-8")
+    url = f"sqlite:///{root / 'pufa.db'}"
+    store = open_store(url)
+    result = load_paths([SAMPLE_DIR, root / "laws"])
+    assert not result.rejected, result.rejected
+    store.upsert_items(result.items)
+    report = build_model(store, root / "models", config=BuildConfig(evaluate=False))
+    return {"url": url, "models": root / "models", "store": store, "version": report.version, "root": root}

@@ -21,7 +21,7 @@ DOCS = {
 def index(tokenizer):
     ids = list(DOCS)
     toks = [tokenizer.tokenize(DOCS[i]) for i in ids]
-    return ItemIndex(IndexConfig(min_df=1, dense_dim=4)).fit(ids, toks, [DOCS[i] for i in ids])
+    return ItemIndex(IndexConfig(min_df=1, dense_dim=8)).fit(ids, toks, [DOCS[i] for i in ids])
 
 
 def test_sparse_search_finds_the_known_document(index, tokenizer):
@@ -56,14 +56,22 @@ def test_round_trip_identical_scores(index, tokenizer, tmp_path):
     assert index.search_dense(e1, 6) == loaded.search_dense(e2, 6)
 
 
-def test_added_items_are_searchable_and_ids_stay_mapped(index, tokenizer):
+def test_added_and_replaced_items_are_searchable_and_ids_stay_mapped(index, tokenizer):
     import copy
 
     idx = copy.deepcopy(index)
-    idx.add(["elder"], [tokenizer.tokenize("老年人赡养费，子女应当履行赡养义务，不得遗弃老人。")])
-    assert "elder" in idx and idx.id_at(idx.row("elder")) == "elder"
-    q = idx.vectorize([tokenizer.tokenize("子女不给赡养费")])
-    assert idx.search_sparse(q, k=1)[0][0] == "elder"
+    idx.add(["fraud2"], [tokenizer.tokenize("冒充客服的诈骗分子诱导转账汇款")])
+    assert "fraud2" in idx and idx.id_at(idx.row("fraud2")) == "fraud2" and len(idx) == len(DOCS) + 1
+    q = idx.vectorize([tokenizer.tokenize("冒充客服 转账汇款")])
+    assert {i for i, _ in idx.search_sparse(q, k=2)} == {"fraud", "fraud2"}
+    # Replacing an item's text moves it in both spaces; its row stays.
+    row = idx.row("const")
+    idx.add(["const"], [tokenizer.tokenize("毒品预防教育 社区戒毒 禁毒")])
+    assert idx.row("const") == row and len(idx) == len(DOCS) + 1
+    q = idx.vectorize([tokenizer.tokenize("国家宪法日 根本法")])
+    assert "const" not in [i for i, s in idx.search_sparse(q, k=6) if s > 0]
+    q = idx.vectorize([tokenizer.tokenize("社区戒毒")])
+    assert "const" in {i for i, _ in idx.search_sparse(q, k=2)}
 
 
 def test_fit_rejects_duplicate_ids(tokenizer):

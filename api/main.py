@@ -1,0 +1,181 @@
+"""The FastAPI application: a thin layer over :class:`recommender.service.PufaService`."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from recommender.service import PufaService, ServiceError
+from recommender.store import open_store
+
+from .routers import (
+    admin,
+    campaigns,
+    classify,
+    events,
+    health,
+    items,
+    recommendations,
+    stats,
+    taxonomy,
+    users,
+)
+from .settings import Settings
+
+log = logging.getLogger("pufa.api")
+
+DEV_MODE_WARNING = """
+*****************************************************************************
+*  DEVELOPMENT MODE: PUFA_API_KEYS is not set, authentication is OFF.        *
+*  Every caller is an admin. Set PUFA_API_KEYS=key:role,... before exposing  *
+*  this server to anyone.                                                    *
+*****************************************************************************"""
+
+
+class BodyLimit:
+    """Refuse bodies above ``limit`` bytes with 413, before any handler reads them."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            await _send_json(send, 413, {"detail": f"body: larger than {self.limit} bytes"})
+            return
+        seen = 0
+        too_big = False
+
+        async def limited() -> Message:
+            nonlocal seen, too_big
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.limit:
+                    too_big = True
+                    raise _TooBig
+            return msg
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooBig:
+            await _send_json(send, 413, {"detail": f"body: larger than {self.limit} bytes"})
+
+
+class _TooBig(Exception):
+    pass
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+    import json
+
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]})
+    await send({"type": "http.response.body", "body": raw})
+
+
+def _bootstrap(service: PufaService) -> None:
+    """A fresh machine: import the bundled sample content and build a first model."""
+    from pathlib import Path
+
+    from corpus.loaders import load_paths
+    from recommender.build import BuildConfig, build_model
+
+    if service.store.count_items() == 0:
+        sample = Path(__file__).resolve().parents[1] / "corpus" / "sample"
+        result = load_paths([sample])
+        stats = service.store.upsert_items(result.items, changed_by="bootstrap")
+        log.warning("bootstrap: imported %d bundled sample items", stats.added)
+    if service.store.active_model() is None:
+        log.warning("bootstrap: no active model, building one from the database ...")
+        report = build_model(service.store, service.models_dir, config=BuildConfig(evaluate=False))
+        log.warning("bootstrap: model %s built and activated", report.version)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    store = open_store(settings.db)
+    service = PufaService(store, settings.models, exposure_retention_days=settings.exposure_retention_days,
+                          minor_daily_cap=settings.minor_daily_cap)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not settings.auth_enabled:
+            log.warning(DEV_MODE_WARNING)
+        if settings.bootstrap:
+            _bootstrap(service)
+        service.has_model()  # load the active model before the first request
+        service.purge_exposures()
+        yield
+        store.close()
+
+    app = FastAPI(
+        title="Pufa (普法) recommendation API", version="1.0",
+        description="Targeted legal education: content, profiles, recommendations with reasons. "
+                    "Contract: docs/api.md. Auth: header X-API-Key (roles platform, editor, analyst, admin).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.service = service
+
+    @app.exception_handler(ServiceError)
+    async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
+        detail = f"{exc.field}: {exc.message}" if exc.field and not exc.message.startswith(exc.field) else exc.message
+        return JSONResponse({"detail": detail, "field": exc.field}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for err in exc.errors():
+            if err.get("type") == "json_invalid":
+                where = err.get("loc", ("body", "?"))[-1]
+                reason = (err.get("ctx") or {}).get("error", "")
+                errors.append({"field": "body", "message": f"invalid JSON at character {where}: {reason}".rstrip(": "),
+                               "type": "json_invalid"})
+                continue
+            loc = [str(x) for x in err.get("loc", ()) if x not in ("body",)]
+            errors.append({"field": ".".join(loc) or "body", "message": err.get("msg", ""), "type": err.get("type")})
+        first = errors[0] if errors else {"field": "body", "message": "invalid request"}
+        return JSONResponse({"detail": f"{first['field']}: {first['message']}", "errors": jsonable_encoder(errors)},
+                            status_code=422)
+
+    for r in (health, taxonomy, items, classify, users, events, recommendations, campaigns, stats, admin):
+        app.include_router(r.router)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)  # type: ignore[arg-type]
+    return app
+
+
+def serve(*, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, db: str | None = None,
+          models: str | None = None, bootstrap: bool = False) -> int:
+    """``pufa serve``: uvicorn with this app (several workers share the database)."""
+    import uvicorn
+
+    if db:
+        os.environ["PUFA_DB"] = db
+    if models:
+        os.environ["PUFA_MODELS"] = models
+    if bootstrap:
+        os.environ["PUFA_BOOTSTRAP"] = "1"
+        if workers > 1:
+            # Bootstrap once, before the workers start, so they do not all build.
+            _bootstrap(PufaService(open_store(os.environ.get("PUFA_DB", Settings().db)),
+                                   os.environ.get("PUFA_MODELS", Settings().models)))
+            os.environ["PUFA_BOOTSTRAP"] = "0"
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="info", access_log=False)
+    return 0

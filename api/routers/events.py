@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, HTTPException
+from pydantic import ValidationError
+
+from recommender.service import ServiceError
+
+from ..deps import Platform, ServiceDep
+from ..schemas import EventIn, EventsIn, EventsOut
+
+router = APIRouter(prefix="/v1", tags=["events"])
+
+_BODY_SCHEMA = {"anyOf": [{"$ref": "#/components/schemas/EventIn"}, {"$ref": "#/components/schemas/EventsIn"}]}
+
+
+def _as_event(raw: Any) -> dict[str, Any]:
+    ev = EventIn.model_validate(raw).model_dump(exclude_none=True, mode="python")
+    if ev.get("ts") is not None:
+        ev["ts"] = ev["ts"].isoformat()
+    return ev
+
+
+@router.post("/events", response_model=EventsOut, status_code=202,
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _BODY_SCHEMA}}}})
+def post_events(svc: ServiceDep, _: Platform, body: Any = Body(...)) -> dict[str, Any]:
+    """One event, or ``{"events": [...]}`` (up to 10000). Stored durably before the answer; the
+    next recommendation for that person reflects them. An event ``id`` makes retries
+    idempotent. In a batch each bad event is reported by index and the good ones are kept."""
+    if isinstance(body, dict) and "events" in body:
+        if set(body) != {"events"}:
+            raise ServiceError(422, "a batch is {\"events\": [...]} and nothing else", "events")
+        raw_events = body["events"]
+        if not isinstance(raw_events, list):
+            raise ServiceError(422, "events must be a list", "events")
+        if len(raw_events) > EventsIn.model_fields["events"].metadata[0].max_length:
+            raise ServiceError(413, "at most 10000 events per request", "events")
+        events: list[dict[str, Any]] = []
+        rejected: list[dict[str, Any]] = []
+        positions: list[int] = []
+        for n, raw in enumerate(raw_events):
+            try:
+                events.append(_as_event(raw))
+                positions.append(n)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                loc = ".".join(str(x) for x in err["loc"]) or "event"
+                rejected.append({"index": n, "field": loc, "error": f"{loc}: {err['msg']}"})
+        res = svc.ingest_events(events)
+        rejected += [{**r, "index": positions[r["index"]]} for r in res.rejected]
+        rejected.sort(key=lambda r: r["index"])
+        if raw_events and res.accepted == 0 and res.duplicates == 0:
+            raise HTTPException(422, {"message": "no event was accepted", "rejected": rejected})
+        return {"accepted": res.accepted, "duplicates": res.duplicates, "rejected": rejected}
+    if not isinstance(body, dict):
+        raise ServiceError(422, "the body must be an event object or {\"events\": [...]}", "body")
+    try:
+        event = _as_event(body)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"]) or "event"
+        raise ServiceError(422, f"{loc}: {err['msg']}", loc) from exc
+    res = svc.ingest_events([event], all_or_nothing=True)
+    return {"accepted": res.accepted, "duplicates": res.duplicates, "rejected": res.rejected}

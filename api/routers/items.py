@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import ValidationError
+
+from recommender.service import ServiceError
+
+from ..deps import Editor, ItemReader, ServiceDep
+from ..schemas import BulkResult, BulkRow, ItemIn, ItemOut, ItemPatch, ReviewRow, TopicsPut
+
+router = APIRouter(prefix="/v1", tags=["items"])
+
+
+def _clean(model: ItemIn | ItemPatch) -> dict[str, Any]:
+    return model.model_dump(mode="json", exclude_none=True, exclude_unset=True)
+
+
+@router.post("/items", response_model=ItemOut, status_code=201)
+def create_item(body: ItemIn, svc: ServiceDep, role: Editor) -> dict[str, Any]:
+    """Store an item; it is indexed and classified with the active model at once."""
+    item = svc.validate_item(_clean(body))
+    svc.add_items([item], editor=f"api:{role}")
+    return svc.item_view(item.id)
+
+
+@router.post("/items:bulk", response_model=BulkResult)
+async def bulk_items(request: Request, svc: ServiceDep, role: Editor) -> BulkResult:
+    """A JSON array or JSON Lines of items. Each bad row is reported; the good ones are kept."""
+    raw = (await request.body()).decode("utf-8", errors="replace")
+    rows: list[Any]
+    text = raw.strip()
+    if not text:
+        raise ServiceError(422, "empty body: send a JSON array or JSON Lines of items", "body")
+    results: list[BulkRow] = []
+    if text.startswith("["):
+        try:
+            rows = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ServiceError(422, f"invalid JSON array: {exc.msg} at line {exc.lineno}", "body") from exc
+    else:
+        rows = []
+        for n, line in enumerate(text.splitlines()):
+            if not line.strip():
+                rows.append(None)
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                rows.append(ValueError(f"line {n + 1}: invalid JSON ({exc.msg})"))
+    if len(rows) > 20_000:
+        raise ServiceError(413, "at most 20000 items per request", "body")
+    good = []
+    for n, row in enumerate(rows):
+        if row is None:
+            continue
+        if isinstance(row, ValueError):
+            results.append(BulkRow(index=n, ok=False, error=str(row), field="body"))
+            continue
+        if not isinstance(row, dict):
+            results.append(BulkRow(index=n, ok=False, error="each item must be a JSON object", field="body"))
+            continue
+        try:
+            parsed = ItemIn.model_validate(row)
+            item = svc.validate_item(_clean(parsed))
+        except ServiceError as exc:
+            results.append(BulkRow(index=n, id=row.get("id"), ok=False, error=exc.message, field=exc.field))
+            continue
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(x) for x in err["loc"]) or "item"
+            rid = row.get("id") if isinstance(row.get("id"), str) else None
+            results.append(BulkRow(index=n, id=rid, ok=False, error=f"{loc}: {err['msg']}", field=loc))
+            continue
+        good.append((n, item))
+    if good:
+        svc.add_items([it for _, it in good], editor=f"api:{role}")
+    results += [BulkRow(index=n, id=it.id, ok=True) for n, it in good]
+    results.sort(key=lambda r: r.index)
+    return BulkResult(accepted=len(good), rejected=len(results) - len(good), results=results)
+
+
+@router.get("/items/{item_id}", response_model=ItemOut)
+def get_item(item_id: str, svc: ServiceDep, _: ItemReader) -> dict[str, Any]:
+    return svc.item_view(item_id)
+
+
+@router.patch("/items/{item_id}", response_model=ItemOut)
+def patch_item(item_id: str, body: ItemPatch, svc: ServiceDep, role: Editor) -> dict[str, Any]:
+    return svc.patch_item(item_id, _clean(body), editor=f"api:{role}")
+
+
+@router.delete("/items/{item_id}", response_model=ItemOut)
+def retire_item(item_id: str, svc: ServiceDep, role: Editor) -> dict[str, Any]:
+    """Retire: the item is no longer recommended but kept for the record."""
+    return svc.retire_item(item_id, editor=f"api:{role}")
+
+
+@router.put("/items/{item_id}/topics", response_model=ItemOut)
+def put_topics(item_id: str, body: TopicsPut, svc: ServiceDep, _: Editor) -> dict[str, Any]:
+    """Editor-confirmed tags: they win over predictions and feed the next training."""
+    return svc.set_item_topics(item_id, body.topics, body.editor)
+
+
+@router.get("/review-queue", response_model=list[ReviewRow])
+def review_queue(svc: ServiceDep, _: Editor, limit: int = Query(20, ge=1, le=500)) -> list[dict[str, Any]]:
+    return svc.review_queue(limit)

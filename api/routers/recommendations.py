@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from recommender.engine import RecommendRequest
+
+from ..deps import Platform, ServiceDep
+from ..schemas import RecommendIn, RecommendOut
+
+router = APIRouter(prefix="/v1", tags=["recommendations"])
+
+
+@router.post("/recommendations", response_model=RecommendOut)
+def recommend(body: RecommendIn, svc: ServiceDep, _: Platform) -> dict[str, Any]:
+    """Ranked items with readable reasons. An unknown user is a cold start; ``personalized:
+    false`` (or the person's own setting) uses no personal data (PIPL art. 24)."""
+    res = svc.recommend(RecommendRequest(**body.model_dump()))
+    return res.to_dict()

@@ -1,0 +1,305 @@
+"""Wire schemas: what goes over HTTP (``docs/api.md``), separate from domain objects."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from corpus.schema import ID_PATTERN
+
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+ShortText = Annotated[str, StringConstraints(max_length=200)]
+EventType = Literal["view", "click", "like", "share", "complete", "dismiss", "search", "question"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Health(BaseModel):
+    status: str
+    model_version: str | None
+    items: int
+
+
+class TopicOut(BaseModel):
+    id: str
+    name: str
+    en: str
+    description: str
+    parent: str | None
+    keywords: list[str]
+    key_laws: list[str]
+
+
+class GroupOut(BaseModel):
+    id: str
+    name: str
+    short_name: str
+    en: str
+    description: str
+    plan_section: str
+    topics: dict[str, float]
+
+
+class TopicScore(BaseModel):
+    id: str
+    score: float
+
+
+class ItemIn(Strict):
+    """An item as an editor posts it (docs/api.md)."""
+
+    id: Id | None = None
+    title: str = Field(min_length=1, max_length=500)
+    body: str = Field(default="", max_length=200_000)
+    type: Literal["law", "law_article", "interpretation", "case", "explainer", "qa", "news", "video", "quiz"]
+    source: ShortText | None = None
+    url: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    published_at: dt.date | dt.datetime | None = None
+    language: Annotated[str, StringConstraints(max_length=16)] | None = None
+    region: Annotated[str, StringConstraints(max_length=64)] | None = None
+    status: Literal["current", "superseded", "repealed"] | None = None
+    supersedes: Id | None = None
+    groups: list[str] | None = None
+    topics: list[str] | None = None
+    must_know_for: list[str] | None = None
+    law_title: ShortText | None = None
+    article_no: int | None = Field(default=None, ge=0, le=100_000)
+    audience: Literal["all", "adults"] | None = None
+    keywords: list[Annotated[str, StringConstraints(max_length=100)]] | None = None
+
+
+class ItemPatch(Strict):
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    body: str | None = Field(default=None, max_length=200_000)
+    type: Literal["law", "law_article", "interpretation", "case", "explainer", "qa", "news", "video", "quiz"] | None = None
+    source: ShortText | None = None
+    url: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    published_at: dt.date | dt.datetime | None = None
+    language: Annotated[str, StringConstraints(max_length=16)] | None = None
+    region: Annotated[str, StringConstraints(max_length=64)] | None = None
+    status: Literal["current", "superseded", "repealed"] | None = None
+    supersedes: Id | None = None
+    groups: list[str] | None = None
+    topics: list[str] | None = None
+    must_know_for: list[str] | None = None
+    law_title: ShortText | None = None
+    article_no: int | None = Field(default=None, ge=0, le=100_000)
+    audience: Literal["all", "adults"] | None = None
+    keywords: list[Annotated[str, StringConstraints(max_length=100)]] | None = None
+    retired: bool | None = None
+
+
+class ItemOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    title: str
+    body: str
+    type: str
+    status: str
+    retired: bool
+    topics: list[str]
+    groups: list[str]
+    must_know_for: list[str]
+    law_title: str | None = None
+    article_no: int | None = None
+    predicted_topics: list[TopicScore]
+    editor_topics: list[str] | None = None
+
+
+class BulkRow(BaseModel):
+    index: int
+    id: str | None = None
+    ok: bool
+    error: str | None = None
+    field: str | None = None
+
+
+class BulkResult(BaseModel):
+    accepted: int
+    rejected: int
+    results: list[BulkRow]
+
+
+class TopicsPut(Strict):
+    topics: list[str]
+    editor: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class ReviewRow(BaseModel):
+    item_id: str
+    title: str
+    type: str
+    law_title: str | None
+    predicted_topics: list[TopicScore]
+    uncertainty: float
+
+
+class ClassifyIn(Strict):
+    text: str = Field(max_length=20_000)
+    title: str | None = Field(default=None, max_length=500)
+
+
+class ClassifyOut(BaseModel):
+    topics: list[TopicScore]
+    keywords: list[str]
+
+
+class UserPut(Strict):
+    """Only what the engine needs. No sensitive personal data (PIPL art. 28): no ethnicity,
+    religion or precise location, so unknown fields are rejected."""
+
+    groups: list[str] | None = None
+    region: Annotated[str, StringConstraints(max_length=64)] | None = None
+    language: Annotated[str, StringConstraints(max_length=16)] | None = None
+    personalized: bool | None = None
+    minor: bool | None = None
+
+
+class Tag(BaseModel):
+    topic: str
+    weight: float
+    source: str
+    name: str | None = None
+
+
+class UserOut(BaseModel):
+    id: str
+    groups: list[str]
+    region: str | None
+    language: str | None
+    personalized: bool
+    minor: bool
+    tags: list[Tag]
+    removed_tags: list[str]
+    events: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class EventIn(Strict):
+    id: Id | None = None
+    user_id: Id
+    type: EventType
+    item_id: Id | None = None
+    text: str | None = Field(default=None, max_length=2000)
+    ts: dt.datetime | None = None
+    dwell_ms: int | None = Field(default=None, ge=0, le=86_400_000)
+
+
+class EventsIn(Strict):
+    events: list[EventIn] = Field(max_length=10_000)
+
+
+class EventRejected(BaseModel):
+    index: int
+    field: str | None
+    error: str
+
+
+class EventsOut(BaseModel):
+    accepted: int
+    duplicates: int
+    rejected: list[EventRejected]
+
+
+class RecommendIn(Strict):
+    user_id: Id | None = None
+    groups: list[str] | None = None
+    k: int = Field(default=10, ge=1, le=100)
+    query: str | None = Field(default=None, max_length=2000)
+    date: dt.date | None = None
+    region: Annotated[str, StringConstraints(max_length=64)] | None = None
+    language: Annotated[str, StringConstraints(max_length=16)] | None = None
+    exclude_seen: bool = True
+    personalized: bool | None = None
+
+
+class RecItem(BaseModel):
+    item_id: str
+    title: str
+    type: str
+    score: float
+    topics: list[str]
+    law_title: str | None = None
+    article_no: int | None = None
+    reasons: list[str]
+
+
+class RecommendOut(BaseModel):
+    request_id: str
+    model_version: str
+    items: list[RecItem]
+    personalized: bool
+    cold_start: bool
+    fallback: str | None
+    groups: list[str]
+
+
+class CampaignIn(Strict):
+    id: Id | None = None
+    name: str = Field(min_length=1, max_length=200)
+    topics: list[str] = Field(min_length=1)
+    start: dt.date
+    end: dt.date
+    boost: float = Field(default=0.3, ge=0, le=5)
+    groups: list[str] | None = None
+    region: Annotated[str, StringConstraints(max_length=64)] | None = None
+    reason: Annotated[str, StringConstraints(max_length=40)] | None = None
+
+
+class CampaignOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    name: str
+    topics: list[str]
+    start: str
+    end: str
+    boost: float
+    groups: list[str] | None = None
+    region: str | None = None
+    reason: str | None = None
+
+
+class Exposure(BaseModel):
+    request_id: str
+    user_id: str | None
+    groups: list[str] | None
+    items: list[dict[str, Any]]
+    model_version: str | None
+    personalized: bool
+    created_at: dt.datetime
+
+
+class ModelVersion(BaseModel):
+    version: str
+    path: str
+    created_at: dt.datetime
+    active: bool
+    activated_at: dt.datetime | None = None
+    metrics: dict[str, Any] | None = None
+
+
+class BuildJob(BaseModel):
+    id: str
+    status: str
+    progress: float
+    message: str | None
+    version: str | None
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+class About(BaseModel):
+    name: str
+    principle: str
+    purpose: str
+    mechanism: list[str]
+    data_used: list[str]
+    your_choices: list[str]
+    model_version: str | None

@@ -1,0 +1,206 @@
+"""The recommendation engine: known answers on the bundled sample content."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from recommender.config import PipelineConfig
+from recommender.engine import Engine, MemoryEvents, RecommendRequest, load_model
+
+NOW = dt.datetime(2026, 8, 12, 10, 0, tzinfo=dt.UTC)
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.fixture(scope="module")
+def model(sample_env):
+    return load_model(sample_env["models"] / sample_env["version"])
+
+
+@pytest.fixture
+def engine(model):
+    return Engine(model, MemoryEvents())
+
+
+def main_topic(model, item_id: str) -> str:
+    cat = model.catalog
+    return cat.topic_ids[int(cat.main_topic[cat.row_of[item_id]])]
+
+
+def has_topic(model, item_id: str, topic: str, min_weight: float = 0.5) -> bool:
+    cat = model.catalog
+    return bool(cat.topics[cat.row_of[item_id], cat.topic_index[topic]] >= min_weight)
+
+
+def ask(engine: Engine, user: str, text: str, groups: list[str] | None = None) -> None:
+    ev = engine.events
+    ev.put_user(user, groups=groups or [])
+    ev.add_event(user, {"type": "question", "text": text, "ts": NOW - dt.timedelta(minutes=5),
+                        "topics": engine.event_topics(text)})
+
+
+def test_herder_who_asked_about_grassland_contracts_gets_grassland_content_first(engine, model):
+    ask(engine, "herder1", "我家承包的草场被邻居占了，草牧场承包合同还有用吗？", ["herders"])
+    res = engine.recommend(RecommendRequest(user_id="herder1", k=10), now=NOW)
+    first = res.items[0]
+    assert has_topic(model, first["item_id"], "agriculture_rural"), first
+    assert "与您的提问相关" in first["reasons"]
+    assert sum(has_topic(model, i["item_id"], "agriculture_rural") for i in res.items[:5]) >= 4
+
+
+def test_migrant_worker_with_no_history_gets_labour_in_top5(engine, model):
+    res = engine.recommend(RecommendRequest(user_id="new-worker", groups=["migrant_workers"], k=10), now=NOW)
+    assert res.cold_start
+    assert any(has_topic(model, i["item_id"], "labour") for i in res.items[:5])
+    assert all(i["reasons"] for i in res.items)
+
+
+def test_unknown_user_without_groups_is_a_public_cold_start_not_an_error(engine):
+    res = engine.recommend(RecommendRequest(user_id="nobody-knows-me", k=5), now=NOW)
+    assert res.cold_start and res.groups == ["public"] and len(res.items) == 5
+
+
+def test_dismiss_hides_the_item_and_lowers_its_topic(engine, model):
+    ev = engine.events
+    ev.put_user("d1", groups=["public"])
+    for j, item in enumerate(["sample-b-001", "sample-b-002"]):  # two labour items read
+        ev.add_event("d1", {"type": "click", "item_id": item, "ts": NOW - dt.timedelta(hours=5 - j)})
+    before = engine.recommend(RecommendRequest(user_id="d1", k=10), now=NOW)
+    target = before.items[0]["item_id"]
+    topic = main_topic(model, target)
+    w_before = engine.profile("d1", now=NOW).topic_weights[model.catalog.topic_index[topic]]
+    ev.add_event("d1", {"type": "dismiss", "item_id": target, "ts": NOW - dt.timedelta(minutes=1)})
+    after = engine.recommend(RecommendRequest(user_id="d1", k=10), now=NOW)
+    assert target not in [i["item_id"] for i in after.items]
+    prof = engine.profile("d1", now=NOW)
+    assert target in prof.dismissed
+    assert prof.topic_weights[model.catalog.topic_index[topic]] < w_before
+
+
+def test_one_event_changes_the_very_next_recommendation(engine):
+    engine.events.put_user("e1", groups=["public"])
+    before = [i["item_id"] for i in engine.recommend(RecommendRequest(user_id="e1", k=10), now=NOW).items]
+    ask(engine, "e1", "网上刷单返利被骗了钱怎么追回")
+    after = engine.recommend(RecommendRequest(user_id="e1", k=10), now=NOW)
+    assert [i["item_id"] for i in after.items] != before
+    assert any("与您的提问相关" in i["reasons"] for i in after.items[:3])
+
+
+def test_superseded_and_repealed_items_are_never_returned(engine, model):
+    cat = model.catalog
+    old = [m.id for m in cat.metas if m.status != "current"]
+    assert old, "the fixture holds a superseded law version"
+    ask(engine, "s1", "草原承包经营权流转要签书面合同吗，草牧场被侵占怎么办，禁牧休牧")
+    for req in (RecommendRequest(user_id="s1", k=100), RecommendRequest(groups=["herders"], k=100),
+                RecommendRequest(query="草场测试法 草原承包经营权 草牧场流转", k=100)):
+        ids = {i["item_id"] for i in engine.recommend(req, now=NOW).items}
+        assert not ids & set(old)
+    current = [m.id for m in cat.metas if m.law_title == "草场测试法" and m.status == "current"]
+    q = engine.recommend(RecommendRequest(query="草场测试法 草原承包经营权 草牧场流转", k=20), now=NOW)
+    assert set(current) & {i["item_id"] for i in q.items}, "the current version is recommended instead"
+
+
+def test_personalized_false_ignores_history(engine):
+    ask(engine, "p1", "离婚后孩子的抚养权归谁", ["public"])
+    personal = engine.recommend(RecommendRequest(user_id="p1", k=10), now=NOW)
+    plain = engine.recommend(RecommendRequest(user_id="p1", k=10, personalized=False), now=NOW)
+    anonymous = engine.recommend(RecommendRequest(k=10, personalized=False), now=NOW)
+    assert [i["item_id"] for i in plain.items] == [i["item_id"] for i in anonymous.items]
+    assert [i["item_id"] for i in plain.items] != [i["item_id"] for i in personal.items]
+    assert not plain.personalized and all("提问" not in r for i in plain.items for r in i["reasons"])
+    # The person's own setting switches it off too.
+    engine.events.put_user("p1", personalized=False)
+    assert ([i["item_id"] for i in engine.recommend(RecommendRequest(user_id="p1", k=10), now=NOW).items]
+            == [i["item_id"] for i in anonymous.items])
+
+
+def test_campaign_week_changes_a_public_list(engine, model):
+    day = engine.recommend(RecommendRequest(groups=["public"], k=10, date=dt.date(2026, 12, 4)), now=NOW)
+    ordinary = engine.recommend(RecommendRequest(groups=["public"], k=10, date=dt.date(2026, 8, 12)), now=NOW)
+    assert [i["item_id"] for i in day.items] != [i["item_id"] for i in ordinary.items]
+    n_day = sum(has_topic(model, i["item_id"], "constitution") for i in day.items)
+    n_ord = sum(has_topic(model, i["item_id"], "constitution") for i in ordinary.items)
+    assert n_day > n_ord
+    assert any("国家宪法日专题" in i["reasons"] for i in day.items)
+    security = engine.recommend(RecommendRequest(groups=["public"], k=10, date=dt.date(2027, 4, 15)), now=NOW)
+    assert any(has_topic(model, i["item_id"], "national_security") for i in security.items[:5])
+
+
+def test_reasons_are_short_chinese_phrases(engine):
+    ask(engine, "r1", "老板拖欠工资不给怎么办", ["migrant_workers"])
+    for req in (RecommendRequest(user_id="r1", k=10), RecommendRequest(groups=["officials"], k=10)):
+        for item in engine.recommend(req, now=NOW).items:
+            assert 1 <= len(item["reasons"]) <= 3
+            for reason in item["reasons"]:
+                assert CJK.search(reason) and len(reason) <= 20 and not re.search(r"[A-Za-z_]", reason)
+    officials = engine.recommend(RecommendRequest(groups=["officials"], k=10), now=NOW)
+    assert any("领导干部应知应会" in i["reasons"] for i in officials.items)
+
+
+def test_diversity_caps_per_law_and_topic(engine, model):
+    res = engine.recommend(RecommendRequest(groups=["public"], k=20), now=NOW)
+    topics = [main_topic(model, i["item_id"]) for i in res.items]
+    cfg = engine.config.diversity
+    assert max(topics.count(t) for t in set(topics)) <= cfg.max_per_topic
+    laws = [i.get("law_title") for i in res.items if i["type"] == "law_article"]
+    assert all(laws.count(law) <= cfg.max_per_law for law in laws)
+
+
+def test_minor_never_gets_adults_only_items(engine, model):
+    adults = {m.id for m in model.catalog.metas if m.audience == "adults"}
+    assert adults
+    engine.events.put_user("kid", groups=["youth"], minor=True)
+    ask(engine, "kid", "吸毒贩毒会判什么刑，性侵案件怎么判", ["youth"])
+    ids = {i["item_id"] for i in engine.recommend(RecommendRequest(user_id="kid", k=100), now=NOW).items}
+    assert not ids & adults
+    grown = {i["item_id"] for i in engine.recommend(RecommendRequest(query="吸毒贩毒 性侵", k=100), now=NOW).items}
+    assert grown & adults
+
+
+def test_elderly_get_anti_fraud_favoured(engine, model):
+    res = engine.recommend(RecommendRequest(groups=["elderly"], k=10), now=NOW)
+    assert any(has_topic(model, i["item_id"], "anti_fraud") for i in res.items[:5])
+
+
+# ---------------------------------------------------------------- conformance suite
+
+
+def test_conformance_fit_recommend_unknown_user_round_trip(sample_env, tmp_path):
+    """Every engine passes: it was fitted (built), recommends, treats an unknown user as a
+    cold start, and a saved version loads back to identical answers."""
+    import shutil
+
+    path = sample_env["models"] / sample_env["version"]
+    a = Engine(load_model(path), MemoryEvents())
+    copy = tmp_path / "copy"
+    shutil.copytree(path, copy)
+    b = Engine(load_model(copy), MemoryEvents())
+    for eng in (a, b):
+        eng.events.put_user("u", groups=["herders"])
+        eng.events.add_event("u", {"type": "like", "item_id": "sample-a-001", "ts": NOW - dt.timedelta(days=1)})
+        eng.events.add_event("u", {"type": "search", "text": "宅基地能不能卖", "ts": NOW - dt.timedelta(hours=1),
+                                   "topics": eng.event_topics("宅基地能不能卖")})
+    for req in (RecommendRequest(user_id="u", k=10), RecommendRequest(user_id="ghost", k=10),
+                RecommendRequest(groups=["youth", "women"], k=10, query="校园欺凌")):
+        ra, rb = a.recommend(req, now=NOW), b.recommend(req, now=NOW)
+        assert [(i["item_id"], i["score"], i["reasons"]) for i in ra.items] == \
+               [(i["item_id"], i["score"], i["reasons"]) for i in rb.items]
+        assert len(ra.items) == 10
+    assert a.recommend(RecommendRequest(user_id="ghost"), now=NOW).cold_start
+
+
+def test_pipeline_config_round_trips_json_and_changes_results(engine):
+    cfg = PipelineConfig()
+    again = PipelineConfig.from_json(cfg.to_json())
+    assert again == cfg
+    with pytest.raises(ValueError, match="unknown"):
+        PipelineConfig.from_dict({"scoring": {"campain": 1.0}})
+    with pytest.raises(ValueError, match="expected"):
+        PipelineConfig.from_dict({"diversity": {"max_per_law": "two"}})
+    no_campaign = PipelineConfig.from_dict({"scoring": {"campaign": 0.0}})
+    day = dt.date(2026, 12, 4)
+    a = engine.recommend(RecommendRequest(groups=["public"], k=10, date=day), now=NOW)
+    b = engine.with_config(no_campaign).recommend(RecommendRequest(groups=["public"], k=10, date=day), now=NOW)
+    assert [i["item_id"] for i in a.items] != [i["item_id"] for i in b.items]

@@ -13,7 +13,7 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 ID_PATTERN = r"^[A-Za-z0-9_\-.:]{1,128}$"
 ID_RE = re.compile(ID_PATTERN)
@@ -81,6 +81,16 @@ class Item(BaseModel):
     version_note: str | None = Field(default=None, max_length=500)
     known_newer_version: dt.date | None = None
     retired: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        # NUL bytes are never meaningful in text and PostgreSQL refuses them.
+        if isinstance(data, dict):
+            return {k: (v.replace("\x00", "") if isinstance(v, str) else
+                        [x.replace("\x00", "") if isinstance(x, str) else x for x in v] if isinstance(v, list) else v)
+                    for k, v in data.items()}
+        return data
 
     @field_validator("published_at", "version_date", "known_newer_version", mode="before")
     @classmethod

@@ -460,6 +460,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except UsageError as exc:
         _fail(str(exc))
+    except Exception as exc:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if isinstance(exc, SQLAlchemyError):
+            from sqlalchemy.engine import make_url
+
+            first = str(exc).strip().splitlines()[0][:300]
+            try:
+                shown = make_url(_db(args)).render_as_string(hide_password=True)
+            except Exception:
+                shown = "(unparsable URL)"
+            _fail(f"database {shown}: {first}", 1)
+        raise
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

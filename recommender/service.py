@@ -295,6 +295,8 @@ class PufaService:
         item_id = ev.get("item_id")
         if etype in TEXT_TYPES:
             text = ev.get("text")
+            if isinstance(text, str):
+                text = text.replace("\x00", "")
             if not isinstance(text, str) or not text.strip():
                 raise ServiceError(422, f"a {etype} event needs a non-empty text", "text")
             if len(text) > MAX_TEXT:
@@ -330,6 +332,7 @@ class PufaService:
     # ------------------------------------------------------------------ users
     def put_user(self, user_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         self._check_id(user_id, "user_id")
+        fields = {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in fields.items()}
         if "groups" in fields and fields["groups"] is not None:
             fields["groups"] = self._check_groups(fields["groups"])
         return self.user_view(self.store.put_user(user_id, **fields)["id"])
@@ -482,6 +485,8 @@ class PufaService:
 
     # ------------------------------------------------------------------ reading text
     def classify(self, text: str, title: str | None = None) -> dict[str, Any]:
+        if isinstance(text, str):
+            text = text.replace("\x00", "")
         if not isinstance(text, str) or not (text.strip() or (title or "").strip()):
             raise ServiceError(422, "text must not be empty", "text")
         res = self.engine.model.classify(text, title)

@@ -94,3 +94,62 @@ def sample_env(tmp_path_factory):
     store.upsert_items(result.items)
     report = build_model(store, root / "models", config=BuildConfig(evaluate=False))
     return {"url": url, "models": root / "models", "store": store, "version": report.version, "root": root}
+
+
+PG_URL = os.environ.get("PUFA_TEST_PG_URL")
+
+
+def _fresh_pg_database(admin_url: str) -> tuple[str, str]:
+    """Create an empty database on the test server; returns (its URL, its name)."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"pufa_test_{uuid.uuid4().hex[:10]}"
+    eng = sa.create_engine(admin_url.replace("postgresql://", "postgresql+psycopg://", 1),
+                           isolation_level="AUTOCOMMIT")
+    with eng.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    eng.dispose()
+    base = admin_url.rsplit("/", 1)[0]
+    return f"{base}/{name}", name
+
+
+def _drop_pg_database(admin_url: str, name: str) -> None:
+    import sqlalchemy as sa
+
+    eng = sa.create_engine(admin_url.replace("postgresql://", "postgresql+psycopg://", 1),
+                           isolation_level="AUTOCOMMIT")
+    with eng.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    eng.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def backend_env(request, tmp_path_factory):
+    """The sample content and a built model on each database backend (PostgreSQL when
+    PUFA_TEST_PG_URL names a server; .ci/run starts one)."""
+    from corpus.loaders import load_paths
+    from recommender.build import BuildConfig, build_model
+    from recommender.store import open_store
+
+    root = tmp_path_factory.mktemp(f"env_{request.param}")
+    pg_name = None
+    if request.param == "postgres":
+        if not PG_URL:
+            pytest.skip("PostgreSQL tests need PUFA_TEST_PG_URL (scripts/start-postgres.sh prints one)")
+        url, pg_name = _fresh_pg_database(PG_URL)
+    else:
+        url = f"sqlite:///{root / 'pufa.db'}"
+    laws = root / "laws" / "经济法"
+    laws.mkdir(parents=True)
+    (laws / "草场测试法(2019-01-01).md").write_text(GRASS_LAW, encoding="utf-8")
+    store = open_store(url)
+    result = load_paths([SAMPLE_DIR, root / "laws"])
+    store.upsert_items(result.items)
+    report = build_model(store, root / "models", config=BuildConfig(evaluate=False))
+    store.close()
+    yield {"backend": request.param, "url": url, "models": root / "models", "version": report.version,
+           "root": root}
+    if pg_name:
+        _drop_pg_database(PG_URL, pg_name)

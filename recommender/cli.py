@@ -372,7 +372,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from api.main import serve
 
-    return serve(host=args.host, port=args.port, workers=args.workers, db=_db(args), models=str(_models(args)))
+    if args.workers < 1:
+        _fail("--workers must be at least 1")
+    return serve(host=args.host, port=args.port, workers=args.workers, db=_db(args), models=str(_models(args)),
+                 bootstrap=args.bootstrap)
 
 
 # --------------------------------------------------------------------------- parser
@@ -449,6 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--workers", type=int, default=1)
+    s.add_argument("--bootstrap", action="store_true",
+                   help="on an empty database import the bundled sample content, and build a model if none is active")
     s.set_defaults(func=cmd_serve)
     return p
 

@@ -1,0 +1,186 @@
+"""Through a real uvicorn process: the main job from an empty database, durability of
+acknowledged events across a killed server, several workers answering as one, and the model
+lifecycle (background build, atomic switch, rollback)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PUFA = [sys.executable, "-m", "recommender.cli"]
+
+
+def copy_sqlite(src: Path, dst: Path) -> None:
+    """Copy a live SQLite database (WAL mode) consistently, with the backup API."""
+    import sqlite3
+
+    with sqlite3.connect(src) as a, sqlite3.connect(dst) as b:
+        a.backup(b)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, db: str, models: Path, *, workers: int = 1, bootstrap: bool = False, keys: str = "") -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "PUFA_API_KEYS": keys, "PYTHONUNBUFFERED": "1"}
+        cmd = [*PUFA, "serve", "--db", db, "--models", str(models), "--port", str(self.port),
+               "--workers", str(workers)] + (["--bootstrap"] if bootstrap else [])
+        self.log = open(models.parent / f"server-{self.port}.log", "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {Path(self.log.name).read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/health", timeout=2).json().get("model_version"):
+                    return
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError("server did not start in time")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.log.close()
+
+
+@pytest.fixture
+def fresh(tmp_path):
+    return {"db": f"sqlite:///{tmp_path / 'pufa.db'}", "models": tmp_path / "models"}
+
+
+def test_main_job_from_an_empty_database_and_no_event_lost_when_killed(fresh):
+    server = Server(fresh["db"], fresh["models"], bootstrap=True)
+    try:
+        health = httpx.get(server.url + "/health").json()
+        assert health["items"] >= 200 and health["model_version"]
+        user = f"u-{uuid.uuid4().hex[:6]}"
+        events = [{"id": f"{user}-{n}", "user_id": user, "type": "view", "item_id": f"sample-a-{n:03d}"}
+                  for n in range(1, 41)]
+        r = httpx.post(server.url + "/v1/events", json={"events": events})
+        assert r.status_code == 202 and r.json()["accepted"] == 40
+        r = httpx.post(server.url + "/v1/events", json={"id": f"{user}-q", "user_id": user, "type": "question",
+                                                         "text": "草场承包合同到期了怎么续"})
+        assert r.status_code == 202
+    finally:
+        server.stop(signal.SIGKILL)  # no graceful shutdown
+    server = Server(fresh["db"], fresh["models"])
+    try:
+        profile = httpx.get(f"{server.url}/v1/users/{user}").json()
+        assert profile["events"] == 41
+        body = httpx.post(server.url + "/v1/recommendations", json={"user_id": user, "k": 5}).json()
+        assert "与您的提问相关" in body["items"][0]["reasons"]
+        # Retrying the acknowledged batch after the crash stores nothing twice.
+        again = httpx.post(server.url + "/v1/events", json={"events": events}).json()
+        assert again["accepted"] == 0 and again["duplicates"] == 40
+    finally:
+        server.stop()
+
+
+def _answers(url: str, users: list[str]) -> list[list[str]]:
+    out = []
+    with httpx.Client(base_url=url, timeout=30) as c:
+        for _ in range(3):
+            for u in users:
+                body = c.post("/v1/recommendations", json={"user_id": u, "k": 10}).json()
+                out.append([i["item_id"] for i in body["items"]])
+            for g in ("herders", "youth", "officials"):
+                body = c.post("/v1/recommendations", json={"groups": [g], "k": 10, "date": "2026-12-03"}).json()
+                out.append([i["item_id"] for i in body["items"]])
+    return out
+
+
+def test_several_workers_answer_as_one(backend_env, tmp_path):
+    """Runs on each backend (backend_env is parametrized: SQLite, PostgreSQL)."""
+    db, models = backend_env["url"], backend_env["models"]
+    if backend_env["backend"] == "sqlite":
+        copy_sqlite(backend_env["root"] / "pufa.db", tmp_path / "pufa.db")
+        db = f"sqlite:///{tmp_path / 'pufa.db'}"
+    users = []
+    one = Server(db, models, workers=1)
+    try:
+        with httpx.Client(base_url=one.url) as c:
+            for n, text in enumerate(["老板拖欠工资", "离婚孩子抚养", "草场被占", "网上被骗"]):
+                u = f"w-{uuid.uuid4().hex[:6]}"
+                users.append(u)
+                c.post("/v1/events", json={"user_id": u, "type": "question", "text": text})
+                c.post("/v1/events", json={"user_id": u, "type": "view", "item_id": f"sample-b-{n + 1:03d}"})
+        single = _answers(one.url, users)
+    finally:
+        one.stop()
+    many = Server(db, models, workers=2)
+    try:
+        assert _answers(many.url, users) == single
+        # An item added through one worker is recommendable through every worker at once.
+        item = f"multi-{uuid.uuid4().hex[:6]}"
+        r = httpx.post(many.url + "/v1/items", json={"id": item, "title": "草原生态补奖政策问答", "type": "qa",
+                                                     "body": "草原生态保护补助奖励，禁牧补助和草畜平衡奖励怎么领取。"})
+        assert r.status_code == 201
+        for _ in range(8):
+            body = httpx.post(many.url + "/v1/recommendations",
+                              json={"query": "草原生态保护补助奖励 禁牧补助 草畜平衡奖励", "k": 5}).json()
+            assert item in [i["item_id"] for i in body["items"]]
+    finally:
+        many.stop()
+
+
+def test_model_lifecycle_build_switch_rollback(sample_env, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from api.settings import Settings
+
+    copy_sqlite(sample_env["root"] / "pufa.db", tmp_path / "pufa.db")
+    models = tmp_path / "models"
+    shutil.copytree(sample_env["models"], models)
+    settings = Settings(db=f"sqlite:///{tmp_path / 'pufa.db'}", models=str(models), api_keys="")
+    with TestClient(create_app(settings)) as c:
+        first = c.get("/health").json()["model_version"]
+        assert first == sample_env["version"]
+        job = c.post("/v1/admin/builds").json()
+        assert job["status"] in ("queued", "running", "done")
+        progress = []
+        for _ in range(600):
+            job = c.get(f"/v1/admin/builds/{job['id']}").json()
+            progress.append(job["progress"])
+            if job["status"] in ("done", "failed"):
+                break
+            # Requests keep being answered while the build runs.
+            r = c.post("/v1/recommendations", json={"groups": ["public"], "k": 3})
+            assert r.status_code == 200, r.text
+            time.sleep(0.1)
+        assert job["status"] == "done", job
+        assert progress == sorted(progress) and job["progress"] == 1.0
+        second = c.get("/health").json()["model_version"]
+        assert second == job["version"] != first
+        assert c.post("/v1/recommendations", json={"k": 3}).json()["model_version"] == second
+        r = c.post("/v1/admin/models:rollback")
+        assert r.status_code == 200 and r.json()["version"] == first
+        assert c.get("/health").json()["model_version"] == first
+        assert c.post(f"/v1/admin/models/{second}:activate").json()["version"] == second
+        assert (models / "ACTIVE").read_text().strip() == second

@@ -42,7 +42,7 @@ class Server:
         env = {**os.environ, "PUFA_API_KEYS": keys, "PYTHONUNBUFFERED": "1"}
         cmd = [*PUFA, "serve", "--db", db, "--models", str(models), "--port", str(self.port),
                "--workers", str(workers)] + (["--bootstrap"] if bootstrap else [])
-        self.log = open(models.parent / f"server-{self.port}.log", "w")  # noqa: SIM115
+        self.log = open(models.parent / f"server-{self.port}.log", "w")
         self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         deadline = time.time() + 180

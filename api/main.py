@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from recommender.service import PufaService, ServiceError
@@ -29,6 +30,7 @@ from .routers import (
     taxonomy,
     users,
 )
+from .schemas import ERROR_RESPONSES
 from .settings import Settings
 
 log = logging.getLogger("pufa.api")
@@ -137,6 +139,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         detail = f"{exc.field}: {exc.message}" if exc.field and not exc.message.startswith(exc.field) else exc.message
         return JSONResponse({"detail": detail, "field": exc.field}, status_code=exc.status)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            # An unreadable body (not UTF-8, not JSON) is bad input like any other: 422.
+            return JSONResponse({"detail": "body: not valid JSON text (UTF-8 expected)", "field": "body"},
+                                status_code=422)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = []
@@ -154,7 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                             status_code=422)
 
     for r in (health, taxonomy, items, classify, users, events, recommendations, campaigns, stats, admin):
-        app.include_router(r.router)
+        app.include_router(r.router, responses=ERROR_RESPONSES)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)  # type: ignore[arg-type]
     return app
 

@@ -18,6 +18,24 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ErrorOut(BaseModel):
+    """Every 4xx/5xx body: ``detail`` names the field and the problem."""
+
+    detail: str | dict[str, Any] | list[Any]
+    field: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut, "description": text} for code, text in (
+        (401, "missing or unknown API key"), (403, "the key's role may not do this"),
+        (404, "no such resource"), (409, "conflict with the current state"),
+        (413, "body too large"), (422, "invalid input: the detail names the field"),
+        (503, "no active model yet"),
+    )
+}
+
+
 class Health(BaseModel):
     status: str
     model_version: str | None

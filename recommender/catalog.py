@@ -112,6 +112,12 @@ class Catalog:
         n = len(self.metas)
         self.recommendable = np.fromiter((m.recommendable for m in self.metas), dtype=bool, count=n)
         self.adults_only = np.fromiter((m.audience == "adults" for m in self.metas), dtype=bool, count=n)
+        must: dict[str, list[int]] = {}
+        for r, m in enumerate(self.metas):
+            for g in m.must_know_for:
+                must.setdefault(g, []).append(r)
+        self._must_know = {g: np.asarray(rows, dtype=np.int64) for g, rows in must.items()}
+        self.types = np.asarray([m.type for m in self.metas], dtype=object)
         self.has_region = np.fromiter((bool(m.region) for m in self.metas), dtype=bool, count=n)
         self.is_law_text = np.fromiter((m.type in ("law", "law_article") for m in self.metas), dtype=bool, count=n)
         laws = sorted({m.law_title for m in self.metas if m.law_title})
@@ -161,8 +167,12 @@ class Catalog:
 
     def must_know_matrix(self, group_ids: Sequence[str]) -> np.ndarray:
         """Rows that an editor marked must-know for any of the groups."""
-        gs = set(group_ids)
-        return np.fromiter((bool(gs & set(m.must_know_for)) for m in self.metas), dtype=bool, count=len(self.metas))
+        out = np.zeros(len(self.metas), dtype=bool)
+        for g in group_ids:
+            rows = self._must_know.get(g)
+            if rows is not None:
+                out[rows] = True
+        return out
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, directory: Path) -> None:

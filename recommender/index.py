@@ -277,9 +277,29 @@ class ItemIndex:
         """Exact cosine top-k of a dense unit vector (optionally within given rows)."""
         return self._topk(self.dense_ if rows is None else self.dense_[rows], query, k, rows)
 
+    def sparse_scores(self, query: sp.csr_matrix, rows: np.ndarray | None = None) -> np.ndarray:
+        """Cosine of a TF-IDF query row with every item (or the given rows).
+
+        Reads only the query's columns of a column-major copy of the matrix, so the cost
+        follows the query's terms, not the catalogue's size.
+        """
+        if query.nnz == 0:
+            return np.zeros(self.tfidf_.shape[0] if rows is None else len(rows), dtype=np.float32)
+        if rows is not None and len(rows) < 2000:
+            return np.asarray(self.tfidf_[rows] @ query.T.toarray()).ravel().astype(np.float32)
+        csc = self._csc()
+        cols = query.indices
+        scores = np.asarray(csc[:, cols] @ query.data.astype(np.float32)).ravel()
+        return scores if rows is None else scores[rows]
+
+    def _csc(self) -> sp.csc_matrix:
+        cached = getattr(self, "_csc_cache", None)
+        if cached is None or cached[1] is not self.tfidf_:
+            self._csc_cache = (self.tfidf_.tocsc(), self.tfidf_)
+        return self._csc_cache[0]
+
     def search_sparse(self, query: sp.csr_matrix, k: int = 10) -> list[tuple[str, float]]:
-        scores = np.asarray((self.tfidf_ @ query.T).todense()).ravel()
-        return self._top_from_scores(scores, k, None)
+        return self._top_from_scores(self.sparse_scores(query), k, None)
 
     def _topk(self, matrix: np.ndarray, query: np.ndarray, k: int, rows: np.ndarray | None) -> list[tuple[str, float]]:
         scores = matrix @ np.asarray(query, dtype=np.float32).ravel()

@@ -126,7 +126,7 @@ class CandidateSelector:
             if np.any(sig.dense):
                 picks.append(dense_top(sig.dense))
             if sig.sparse.nnz:
-                picks.append(top_of(np.asarray((index.tfidf_ @ sig.sparse.T).todense()).ravel()))
+                picks.append(top_of(index.sparse_scores(sig.sparse)))
         must = catalog.must_know_matrix(ctx.group_ids) & allowed
         if must.any():
             picks.append(np.flatnonzero(must))
@@ -157,8 +157,7 @@ class Filters:
         if p.minor:
             mask &= ~catalog.adults_only
         if self.config.exclude_types:
-            ex = set(self.config.exclude_types)
-            mask &= np.fromiter((m.type not in ex for m in catalog.metas), dtype=bool, count=len(catalog))
+            mask &= ~np.isin(catalog.types, list(self.config.exclude_types))
         hidden = set(p.dismissed)
         if ctx.exclude_seen:
             hidden |= p.seen
@@ -215,8 +214,7 @@ class Scorer:
         if p.query is not None:
             sig, w = p.query.signal, p.query.weight
             if sig.sparse.nnz:
-                comp["query_sparse"] = np.clip(
-                    np.asarray((index.tfidf_[rows] @ sig.sparse.T).todense()).ravel() * 2.0, 0, 1) * w
+                comp["query_sparse"] = np.clip(index.sparse_scores(sig.sparse, rows) * 2.0, 0, 1) * w
             if np.any(sig.dense):
                 comp["query_dense"] = np.clip(index.dense_[rows] @ sig.dense, 0, 1) * w
             if sig.topics.any():
@@ -242,8 +240,8 @@ class Scorer:
         ages = catalog.age_days[rows]
         fresh = np.where(np.isnan(ages), 0.0, 0.5 ** (np.nan_to_num(ages) / cfg.freshness_half_life_days))
         comp["freshness"] = fresh.astype(np.float32)
-        comp["type"] = np.fromiter((cfg.type_weights.get(catalog.metas[r].type, 0.0) for r in rows),
-                                   dtype=np.float32, count=rows.size)
+        types = catalog.types[rows]
+        comp["type"] = np.fromiter((cfg.type_weights.get(t, 0.0) for t in types), dtype=np.float32, count=rows.size)
         if "elderly" in ctx.group_ids and self._anti_fraud is not None:
             comp["elderly_anti_fraud"] = T[:, self._anti_fraud]
         weights = {

@@ -332,7 +332,8 @@ class PufaService:
     # ------------------------------------------------------------------ users
     def put_user(self, user_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         self._check_id(user_id, "user_id")
-        fields = {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in fields.items()}
+        # null means "leave as it is"; strings lose NUL bytes.
+        fields = {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in fields.items() if v is not None}
         if "groups" in fields and fields["groups"] is not None:
             fields["groups"] = self._check_groups(fields["groups"])
         return self.user_view(self.store.put_user(user_id, **fields)["id"])

@@ -160,6 +160,11 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value
 
 
+def _aware_row(row: Any) -> dict[str, Any]:
+    """A result row as a dict, its datetimes made UTC-aware (SQLite drops the zone)."""
+    return {k: _aware(v) if isinstance(v, dt.datetime) else v for k, v in dict(row).items()}
+
+
 @dataclass
 class ImportStats:
     added: int = 0
@@ -654,10 +659,7 @@ class Store:
         if since:
             q = q.where(exposures.c.created_at >= since)
         with self.engine.connect() as conn:
-            rows = [dict(r) for r in conn.execute(q).mappings().all()]
-        for r in rows:
-            r["created_at"] = _aware(r["created_at"])
-        return rows
+            return [_aware_row(r) for r in conn.execute(q).mappings().all()]
 
     def purge_exposures(self, older_than: dt.datetime) -> int:
         with self.begin() as conn:
@@ -712,12 +714,12 @@ class Store:
     def active_model(self) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(model_versions).where(model_versions.c.active == sa.true())).mappings().first()
-        return dict(row) if row else None
+        return _aware_row(row) if row else None
 
     def list_models(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(model_versions).order_by(model_versions.c.created_at.desc())).mappings().all()
-        return [dict(r) for r in rows]
+        return [_aware_row(r) for r in rows]
 
     # ------------------------------------------------------------------ build jobs
     def create_job(self, job_id: str) -> None:
@@ -734,4 +736,4 @@ class Store:
     def get_job(self, job_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(build_jobs).where(build_jobs.c.id == job_id)).mappings().first()
-        return dict(row) if row else None
+        return _aware_row(row) if row else None

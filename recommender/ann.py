@@ -8,6 +8,7 @@ reading a small share of the vectors (see ``bench/recommend.py`` for measured fi
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -47,9 +48,11 @@ class IVFIndex:
         self.order_ = order
         self.offsets_ = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
-    def add(self, vectors: np.ndarray) -> None:
-        """Assign appended rows (their row numbers continue the existing ones)."""
-        self._set_assignments(np.concatenate([self.assign_, self._assign(vectors)]))
+    def with_added(self, vectors: np.ndarray) -> IVFIndex:
+        """A new index with appended rows assigned (their row numbers continue the existing ones)."""
+        out = copy.copy(self)
+        out._set_assignments(np.concatenate([self.assign_, self._assign(vectors)]))
+        return out
 
     def candidates(self, query: np.ndarray, nprobe: int) -> np.ndarray:
         """Rows in the ``nprobe`` cells nearest to the query."""

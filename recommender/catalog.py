@@ -145,25 +145,23 @@ class Catalog:
         r = self.row_of.get(item_id)
         return self.metas[r] if r is not None else None
 
-    def upsert(self, metas: list[ItemMeta], topics: np.ndarray) -> list[int]:
-        """Add or replace items (rows of new items are appended, in order). Returns their rows."""
-        rows = []
-        new_metas, new_topics = [], []
+    def with_upserted(self, metas: list[ItemMeta], topics: np.ndarray) -> Catalog:
+        """A new catalog with these items added (appended in order) or replaced."""
+        all_metas = list(self.metas)
+        all_topics = self.topics.copy()
+        appended_metas, appended_topics = [], []
         for m, t in zip(metas, topics, strict=True):
             r = self.row_of.get(m.id)
             if r is None:
-                new_metas.append(m)
-                new_topics.append(t)
-                rows.append(len(self.metas) + len(new_metas) - 1)
+                appended_metas.append(m)
+                appended_topics.append(t)
             else:
-                self.metas[r] = m
-                self.topics[r] = t
-                rows.append(r)
-        if new_metas:
-            self.metas.extend(new_metas)
-            self.topics = np.vstack([self.topics, np.asarray(new_topics, dtype=np.float32)])
-        self._refresh()
-        return rows
+                all_metas[r] = m
+                all_topics[r] = t
+        if appended_metas:
+            all_metas.extend(appended_metas)
+            all_topics = np.vstack([all_topics, np.asarray(appended_topics, dtype=np.float32)])
+        return Catalog(self.topic_ids, all_metas, all_topics)
 
     def must_know_matrix(self, group_ids: Sequence[str]) -> np.ndarray:
         """Rows that an editor marked must-know for any of the groups."""

@@ -8,6 +8,7 @@ evaluation) at request time.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 import time
@@ -309,19 +310,20 @@ class Engine:
                 for j in order if sig.topics[j] >= min_score]
 
     # -- profiles -------------------------------------------------------------------------------
-    def _item_topics(self, item_id: str) -> np.ndarray | None:
-        r = self.model.catalog.row_of.get(item_id)
-        return self.model.catalog.topics[r] if r is not None else None
-
-    def _item_dense(self, item_id: str) -> np.ndarray | None:
-        idx = self.model.index
-        r = idx.row_.get(item_id)
-        return idx.dense_[r] if r is not None else None
-
     def profile(self, user_id: str, *, now: dt.datetime | None = None,
-                groups: Sequence[str] | None = None) -> UserProfile:
+                groups: Sequence[str] | None = None, model: Model | None = None) -> UserProfile:
         """The person's profile from their events (an empty cold-start profile if unknown)."""
+        m = model or self.model
         now = now or dt.datetime.now(dt.UTC)
+
+        def item_topics(item_id: str) -> np.ndarray | None:
+            r = m.catalog.row_of.get(item_id)
+            return m.catalog.topics[r] if r is not None else None
+
+        def item_dense(item_id: str) -> np.ndarray | None:
+            r = m.index.row_.get(item_id)
+            return m.index.dense_[r] if r is not None else None
+
         user = self.events.get_user(user_id)
         stored_groups = list(user.get("groups") or []) if user else []
         use_groups = list(groups) if groups else stored_groups
@@ -329,7 +331,7 @@ class Engine:
             return self.profiles.empty(user_id, use_groups, reason="unknown user")
         events = self.events.user_events(user_id, self.config.profile.max_events)
         return self.profiles.build(
-            user_id, events, groups=use_groups, item_topics=self._item_topics, item_dense=self._item_dense,
+            user_id, events, groups=use_groups, item_topics=item_topics, item_dense=item_dense,
             read_text=self.read_text, now=now, removed_tags=user.get("removed_tags") or [],
             minor=bool(user.get("minor")), region=user.get("region"),
         )
@@ -355,13 +357,14 @@ class Engine:
         now = now or dt.datetime.now(dt.UTC)
         day = req.date or now.date()
         cfg = self.config
+        m = self.model  # one consistent snapshot for the whole request (items may be added meanwhile)
         user = self.events.get_user(req.user_id) if req.user_id else None
         personalized = req.personalized if req.personalized is not None else True
         if user is not None and user.get("personalized") is False:
             personalized = False
         fallback = None
         if personalized and req.user_id:
-            profile = self.profile(req.user_id, now=now, groups=req.groups)
+            profile = self.profile(req.user_id, now=now, groups=req.groups, model=m)
             groups = profile.groups
         else:
             # Non-personalised: no stored data about the person is used (PIPL art. 24); only
@@ -374,7 +377,7 @@ class Engine:
         if not groups:
             groups = ["public"]
             fallback = "public"
-        groups = [g for g in groups if g in self.model.taxonomy.groups] or ["public"]
+        groups = [g for g in groups if g in m.taxonomy.groups] or ["public"]
         profile.groups = groups
         if req.query:
             sig = self.read_text(req.query)
@@ -387,7 +390,7 @@ class Engine:
         co = {}
         if personalized and profile.recent_positive:
             self.co_reading.refresh(self.events)
-            co = self.co_reading.scores(groups, profile.recent_positive, self.model.catalog)
+            co = self.co_reading.scores(groups, profile.recent_positive, m.catalog)
         cap_left = None
         if profile.minor and shown_today is not None:
             cap_left = max(0, cfg.filters.minor_daily_cap - shown_today)
@@ -398,9 +401,9 @@ class Engine:
             exclude_seen=exclude_seen and personalized, region=region, co_reading=co,
             daily_cap_left=cap_left,
         )
-        ranked = self.ranker.rank(ctx, self.model.catalog, self.model.index, self.model.ivf)
+        ranked = self.ranker.rank(ctx, m.catalog, m.index, m.ivf)
         items = []
-        cat = self.model.catalog
+        cat = m.catalog
         for r in ranked:
             meta = cat.metas[r.row]
             topics = [self.topic_ids[j] for j in np.argsort(-cat.topics[r.row])[:3] if cat.topics[r.row, j] >= 0.3]
@@ -412,7 +415,7 @@ class Engine:
                 entry["article_no"] = meta.article_no
             items.append(entry)
         return RecommendResult(
-            request_id=uuid.uuid4().hex, model_version=self.model.version, items=items,
+            request_id=uuid.uuid4().hex, model_version=m.version, items=items,
             personalized=personalized, cold_start=profile.cold_start, fallback=fallback, groups=groups,
             profile=profile,
         )
@@ -438,11 +441,16 @@ class Engine:
             predictions[it.id] = [{"id": self.topic_ids[j], "score": round(float(probs[k, j]), 4)}
                                   for j in np.argsort(-probs[k])[:5] if probs[k, j] >= 0.2]
         with self._lock:
+            # Copy-on-write: build the next index and catalogue, then swap the model in one
+            # assignment; requests in flight keep the snapshot they started with.
+            m = self.model
             new_ids = [it.id for it in items if it.id not in m.index.row_]
-            m.index.add([it.id for it in items], tokens, texts)
-            m.catalog.upsert(metas, np.asarray(topics, dtype=np.float32))
-            if m.ivf is not None and new_ids:
-                m.ivf.add(m.index.dense_[[m.index.row_[i] for i in new_ids]])
+            index = m.index.with_added([it.id for it in items], tokens, texts)
+            catalog = m.catalog.with_upserted(metas, np.asarray(topics, dtype=np.float32))
+            ivf = m.ivf
+            if ivf is not None and new_ids:
+                ivf = ivf.with_added(index.dense_[[index.row_[i] for i in new_ids]])
+            self.model = dataclasses.replace(m, index=index, catalog=catalog, ivf=ivf)
         return predictions
 
 

@@ -9,6 +9,7 @@ pickle), so a trained index loads fast and is self-describing.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections import Counter
@@ -244,33 +245,46 @@ class ItemIndex:
     def ids_at(self, rows: Sequence[int] | np.ndarray) -> list[str]:
         return [self.ids_[int(r)] for r in rows]
 
-    def add(self, ids: Sequence[str], tokens: Sequence[list[str]], texts: Sequence[str] | None = None) -> None:
-        """Index new items (or replace existing ones) with the fitted vocabulary and encoder."""
+    def with_added(
+        self, ids: Sequence[str], tokens: Sequence[list[str]], texts: Sequence[str] | None = None
+    ) -> ItemIndex:
+        """A new index with these items added (or replaced), using the fitted vocabulary and
+        encoder. This index is left untouched, so requests reading it are never disturbed."""
         X = self.vectorize(tokens)
         D = self.encoder_.encode(X, texts)
+        out = copy.copy(self)
+        out.ids_ = list(self.ids_)
+        out.row_ = dict(self.row_)
+        dense = self.dense_
+        tfidf = self.tfidf_
         new_rows: list[int] = []
         replaced: list[tuple[int, int]] = []  # (row, position in the batch)
         for j, item_id in enumerate(ids):
-            if item_id in self.row_:
-                r = self.row_[item_id]
-                self.dense_[r] = D[j]
-                replaced.append((r, j))
+            if item_id in out.row_:
+                replaced.append((out.row_[item_id], j))
             else:
                 new_rows.append(j)
         if replaced:
-            n = self.tfidf_.shape[0]
+            dense = dense.copy()
+            n = tfidf.shape[0]
             keep = np.ones(n, dtype=np.float32)
             rows = np.array([r for r, _ in replaced])
             keep[rows] = 0.0
+            for r, j in replaced:
+                dense[r] = D[j]
             place = sp.csr_matrix((np.ones(len(replaced), dtype=np.float32),
                                    (rows, np.array([j for _, j in replaced]))), shape=(n, X.shape[0]))
-            self.tfidf_ = (sp.diags(keep) @ self.tfidf_ + place @ X).tocsr()
+            tfidf = (sp.diags(keep) @ tfidf + place @ X).tocsr()
         if new_rows:
-            self.tfidf_ = sp.vstack([self.tfidf_, X[new_rows]], format="csr")
-            self.dense_ = np.vstack([self.dense_, D[new_rows]])
+            tfidf = sp.vstack([tfidf, X[new_rows]], format="csr")
+            dense = np.vstack([dense, D[new_rows]])
             for j in new_rows:
-                self.row_[ids[j]] = len(self.ids_)
-                self.ids_.append(ids[j])
+                out.row_[ids[j]] = len(out.ids_)
+                out.ids_.append(ids[j])
+        out.tfidf_ = tfidf.astype(np.float32)
+        out.dense_ = dense
+        out._csc_cache = None
+        return out
 
     # -- search --------------------------------------------------------------------------------
     def search_dense(self, query: np.ndarray, k: int = 10, rows: np.ndarray | None = None) -> list[tuple[str, float]]:

@@ -204,3 +204,36 @@ def test_pipeline_config_round_trips_json_and_changes_results(engine):
     a = engine.recommend(RecommendRequest(groups=["public"], k=10, date=day), now=NOW)
     b = engine.with_config(no_campaign).recommend(RecommendRequest(groups=["public"], k=10, date=day), now=NOW)
     assert [i["item_id"] for i in a.items] != [i["item_id"] for i in b.items]
+
+
+def test_items_added_while_requests_run_never_break_them(model):
+    """Adding items swaps in a new index and catalogue; requests in flight keep a consistent
+    snapshot (this raised shape errors before copy-on-write)."""
+    import threading
+
+    from corpus.schema import Item
+
+    eng = Engine(model, MemoryEvents())
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                eng.recommend(RecommendRequest(groups=["herders"], query="草场承包", k=10), now=NOW)
+            except BaseException as exc:  # noqa: BLE001 - the test collects any failure
+                errors.append(exc)
+                return
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for n in range(15):
+        eng.add_items([Item(id=f"live-{n}", title=f"草场承包问答{n}", body="草牧场承包经营权流转", type="qa",
+                            must_know_for=["herders"] if n % 2 else [])])
+    stop.set()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    assert len(eng.model.catalog) == len(model.catalog) + 15
+    assert "live-14" not in model.catalog.row_of  # the loaded model itself was never mutated

@@ -57,16 +57,17 @@ def test_round_trip_identical_scores(index, tokenizer, tmp_path):
 
 
 def test_added_and_replaced_items_are_searchable_and_ids_stay_mapped(index, tokenizer):
-    import copy
-
-    idx = copy.deepcopy(index)
-    idx.add(["fraud2"], [tokenizer.tokenize("冒充客服的诈骗分子诱导转账汇款")])
+    idx = index.with_added(["fraud2"], [tokenizer.tokenize("冒充客服的诈骗分子诱导转账汇款")])
+    assert "fraud2" not in index and len(index) == len(DOCS)  # the original is untouched
     assert "fraud2" in idx and idx.id_at(idx.row("fraud2")) == "fraud2" and len(idx) == len(DOCS) + 1
     q = idx.vectorize([tokenizer.tokenize("冒充客服 转账汇款")])
     assert {i for i, _ in idx.search_sparse(q, k=2)} == {"fraud", "fraud2"}
     # Replacing an item's text moves it in both spaces; its row stays.
     row = idx.row("const")
-    idx.add(["const"], [tokenizer.tokenize("毒品预防教育 社区戒毒 禁毒")])
+    before = idx.dense_[row].copy()
+    idx2 = idx.with_added(["const"], [tokenizer.tokenize("毒品预防教育 社区戒毒 禁毒")])
+    assert (idx.dense_[row] == before).all()
+    idx = idx2
     assert idx.row("const") == row and len(idx) == len(DOCS) + 1
     q = idx.vectorize([tokenizer.tokenize("国家宪法日 根本法")])
     assert "const" not in [i for i, s in idx.search_sparse(q, k=6) if s > 0]

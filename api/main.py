@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from recommender.service import PufaService, ServiceError
+from recommender.service import PufaService, ServiceError, bootstrap
 from recommender.store import open_store
 
 from .routers import (
@@ -90,24 +89,6 @@ async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": raw})
 
 
-def _bootstrap(service: PufaService) -> None:
-    """A fresh machine: import the bundled sample content and build a first model."""
-    from pathlib import Path
-
-    from corpus.loaders import load_paths
-    from recommender.build import BuildConfig, build_model
-
-    if service.store.count_items() == 0:
-        sample = Path(__file__).resolve().parents[1] / "corpus" / "sample"
-        result = load_paths([sample])
-        stats = service.store.upsert_items(result.items, changed_by="bootstrap")
-        log.warning("bootstrap: imported %d bundled sample items", stats.added)
-    if service.store.active_model() is None:
-        log.warning("bootstrap: no active model, building one from the database ...")
-        report = build_model(service.store, service.models_dir, config=BuildConfig(evaluate=False))
-        log.warning("bootstrap: model %s built and activated", report.version)
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     store = open_store(settings.db)
@@ -119,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not settings.auth_enabled:
             log.warning(DEV_MODE_WARNING)
         if settings.bootstrap:
-            _bootstrap(service)
+            bootstrap(service.store, service.models_dir)
         service.has_model()  # load the active model before the first request
         service.purge_exposures()
         yield
@@ -167,25 +148,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(r.router, responses=ERROR_RESPONSES)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)  # type: ignore[arg-type]
     return app
-
-
-def serve(*, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, db: str | None = None,
-          models: str | None = None, bootstrap: bool = False) -> int:
-    """``pufa serve``: uvicorn with this app (several workers share the database)."""
-    import uvicorn
-
-    if db:
-        os.environ["PUFA_DB"] = db
-    if models:
-        os.environ["PUFA_MODELS"] = models
-    if bootstrap:
-        os.environ["PUFA_BOOTSTRAP"] = "1"
-        if workers > 1:
-            # Bootstrap once, before the workers start, so they do not all build.
-            _bootstrap(PufaService(open_store(os.environ.get("PUFA_DB", Settings().db)),
-                                   os.environ.get("PUFA_MODELS", Settings().models)))
-            os.environ["PUFA_BOOTSTRAP"] = "0"
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info", access_log=False)
-    return 0

@@ -136,7 +136,8 @@ class Catalog:
                     ages[r] = (today - dt.date.fromisoformat(m.published_at[:10])).days
                 except ValueError:
                     pass
-        self.age_days = ages
+        # A date in the future counts as new; a date centuries ago as simply old.
+        self.age_days = np.clip(ages, 0.0, 36_500.0)
 
     def __len__(self) -> int:
         return len(self.metas)

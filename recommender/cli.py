@@ -370,12 +370,27 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from api.main import serve
+    """uvicorn with the API app (``api.main:create_app``, by name: the engine never imports the
+    web layer). Settings reach every worker through the environment."""
+    import logging
+
+    import uvicorn
+
+    from recommender.service import bootstrap
+    from recommender.store import open_store
 
     if args.workers < 1:
         _fail("--workers must be at least 1")
-    return serve(host=args.host, port=args.port, workers=args.workers, db=_db(args), models=str(_models(args)),
-                 bootstrap=args.bootstrap)
+    os.environ["PUFA_DB"] = _db(args)
+    os.environ["PUFA_MODELS"] = str(_models(args))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.bootstrap:
+        # Once, before the workers start, so that they do not all build.
+        bootstrap(open_store(_db(args)), _models(args))
+    os.environ["PUFA_BOOTSTRAP"] = "0"
+    uvicorn.run("api.main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+                log_level="info", access_log=False)
+    return 0
 
 
 # --------------------------------------------------------------------------- parser

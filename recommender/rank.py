@@ -253,7 +253,9 @@ class Scorer:
         }
         weighted = {k: (v * weights[k]).astype(np.float32) for k, v in comp.items()}
         total = np.sum(list(weighted.values()), axis=0) if weighted else zeros
-        return np.asarray(total, dtype=np.float32), weighted
+        # Never let a malformed value turn a score into NaN or infinity.
+        total = np.nan_to_num(np.asarray(total, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        return total, weighted
 
 
 # --------------------------------------------------------------------------- diversity

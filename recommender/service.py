@@ -27,11 +27,27 @@ from recommender.engine import Engine, RecommendRequest, RecommendResult, load_m
 from recommender.profiles import EVENT_TYPES, TEXT_TYPES, is_blocked_text
 from recommender.store import Store, utcnow
 
-__all__ = ["PufaService", "ServiceError"]
+__all__ = ["PufaService", "ServiceError", "bootstrap"]
 
 log = logging.getLogger("pufa.service")
 
 MAX_TEXT = 2000
+
+
+def bootstrap(store: Store, models_dir: str | Path) -> None:
+    """A fresh machine: import the bundled sample content into an empty database, and build
+    and activate a first model when none is active."""
+    from corpus.loaders import load_paths
+    from recommender.build import BuildConfig, build_model
+
+    if store.count_items() == 0:
+        sample = Path(__file__).resolve().parents[1] / "corpus" / "sample"
+        stats = store.upsert_items(load_paths([sample]).items, changed_by="bootstrap")
+        log.warning("bootstrap: imported %d bundled sample items", stats.added)
+    if store.active_model() is None:
+        log.warning("bootstrap: no active model, building one from the database ...")
+        report = build_model(store, models_dir, config=BuildConfig(evaluate=False))
+        log.warning("bootstrap: model %s built and activated", report.version)
 
 
 class ServiceError(Exception):

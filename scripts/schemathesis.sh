@@ -19,6 +19,6 @@ curl -sf "http://127.0.0.1:$port/health" >/dev/null || { cat "$tmp/server.log"; 
 timeout "${SCHEMATHESIS_SECONDS:-420}" $BIN/schemathesis run "http://127.0.0.1:$port/openapi.json" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --max-examples "${SCHEMATHESIS_EXAMPLES:-25}" --workers 2 --no-color --seed 1 \
-  --phases examples,coverage,fuzzing --max-time "${SCHEMATHESIS_MAX_TIME:-300}" \
+  --phases examples,coverage,fuzzing --max-time "${SCHEMATHESIS_MAX_TIME:-240}" \
   --exclude-path-regex '^/v1/admin/builds$' \
   || { echo "--- server log"; tail -50 "$tmp/server.log"; exit 1; }

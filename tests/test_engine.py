@@ -237,3 +237,17 @@ def test_items_added_while_requests_run_never_break_them(model):
     assert not errors, errors[0]
     assert len(eng.model.catalog) == len(model.catalog) + 15
     assert "live-14" not in model.catalog.row_of  # the loaded model itself was never mutated
+
+
+def test_odd_publication_dates_never_give_a_non_finite_score(model):
+    import math
+
+    from corpus.schema import Item
+
+    eng = Engine(model, MemoryEvents())
+    eng.add_items([Item(id="d-future", title="欠钱不还多久不能告", body="诉讼时效三年", type="quiz",
+                        published_at="9999-12-31"),
+                   Item(id="d-ancient", title="欠钱不还还能告吗", body="诉讼时效", type="quiz", published_at="0001-01-01")])
+    res = eng.recommend(RecommendRequest(query="欠钱不还 诉讼时效", k=20), now=NOW)
+    assert {"d-future", "d-ancient"} & {i["item_id"] for i in res.items}
+    assert all(math.isfinite(i["score"]) for i in res.items)

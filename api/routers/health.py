@@ -15,6 +15,12 @@ def health(svc: ServiceDep) -> Health:
     return Health(status="ok", model_version=version, items=svc.store.count_items())
 
 
+@router.get("/ping")
+def ping() -> dict[str, bool]:
+    """A bare endpoint (no database, no model): for load balancers and as the benchmark baseline."""
+    return {"ok": True}
+
+
 @router.get("/v1/about/algorithm", response_model=About)
 def about(svc: ServiceDep) -> About:
     """算法推荐服务的基本原理、目的意图和主要运行机制 (算法推荐管理规定 art. 16)."""

@@ -1,0 +1,99 @@
+"""The `pufa` command end to end on the bundled sample, and the architecture's arrows."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import SAMPLE_DIR
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pufa(*args: str, input: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "recommender.cli", *args], cwd=REPO, capture_output=True,
+                          text=True, input=input, env=env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def cli_env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    return ["--db", f"sqlite:///{root / 'pufa.db'}", "--models", str(root / "models")], root
+
+
+def test_import_is_idempotent_and_reports_rejects(cli_env):
+    common, root = cli_env
+    bad = root / "bad.jsonl"
+    bad.write_text('{"id": "ok-cli", "title": "好", "type": "qa"}\n{"title": "", "type": "qa"}\n', encoding="utf-8")
+    first = pufa("import", *common, "--json", str(SAMPLE_DIR), str(bad))
+    assert first.returncode == 0, first.stderr
+    a = json.loads(first.stdout)
+    assert a["added"] >= 357 and a["by_type"]["qa"] >= 100 and len(a["rejected"]) == 1
+    assert a["rejected"][0]["path"].endswith("bad.jsonl:2") and "title" in a["rejected"][0]["reason"]
+    again = json.loads(pufa("import", *common, "--json", str(SAMPLE_DIR)).stdout)
+    assert again["added"] == 0 and again["updated"] == 0 and again["skipped"] == a["added"] - 1
+    missing = pufa("import", *common, str(root / "nope"))
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def test_build_classify_tokenize_recommend_items(cli_env):
+    common, root = cli_env
+    build = pufa("build", *common, "--no-eval")
+    assert build.returncode == 0, build.stderr
+    assert "model version" in build.stdout and (root / "models" / "ACTIVE").exists()
+    out = pufa("classify", *common, "--json", "老板拖欠农民工工资三个月不给")
+    res = json.loads(out.stdout)
+    assert res["topics"][0]["id"] == "labour" and res["keywords"]
+    lines = '{"id": "a", "text": "离婚后孩子抚养费怎么算"}\n{"id": "b", "text": "网上刷单被骗"}\n{"bad": 1}\n'
+    out = pufa("classify", *common, "--jsonl", "-", input=lines)
+    rows = [json.loads(x) for x in out.stdout.splitlines()]
+    assert [r["id"] for r in rows] == ["a", "b"] and out.returncode == 2 and "line 3" in out.stderr
+    assert rows[0]["topics"][0]["id"] == "marriage_family"
+    assert pufa("tokenize", "他人民事权益受到侵害").stdout.split() == ["民事权益", "民事", "权益", "受到", "侵害"]
+    rec = json.loads(pufa("recommend", *common, "--json", "--group", "herders", "-k", "3").stdout)
+    assert len(rec["items"]) == 3 and rec["cold_start"]
+    batch = (json.dumps({"id": "r1", "user_id": "cli-u", "k": 3, "events": [
+        {"type": "question", "text": "草场承包经营权被侵占怎么办"}]}, ensure_ascii=False) + "\n"
+        + json.dumps({"id": "r2", "groups": ["martians"]}) + "\n")
+    out = pufa("recommend", *common, "--jsonl", "-", input=batch)
+    rows = [json.loads(x) for x in out.stdout.splitlines()]
+    assert [r["id"] for r in rows] == ["r1"] and "与您的提问相关" in rows[0]["items"][0]["reasons"]
+    assert out.returncode == 2 and "groups" in out.stderr
+    items = pufa("items", *common, "--json", "--type", "quiz", "--limit", "2")
+    assert len(items.stdout.splitlines()) == 2
+    bad = pufa("recommend", *common, "--date", "2026-02-30")
+    assert bad.returncode == 2 and "date" in bad.stderr
+
+
+def test_without_a_model_the_cli_says_what_to_do(tmp_path):
+    out = pufa("classify", "--db", f"sqlite:///{tmp_path / 'x.db'}", "--models", str(tmp_path / "m"), "工资")
+    assert out.returncode == 1 and "pufa build" in out.stderr
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+@pytest.mark.parametrize(("package", "forbidden"), [("corpus", {"recommender", "api", "fastapi"}),
+                                                    ("recommender", {"api", "fastapi", "starlette"})])
+def test_arrows_point_one_way(package, forbidden):
+    """api -> recommender -> corpus: nothing in recommender imports fastapi or api, nothing in
+    corpus imports recommender."""
+    for path in (REPO / package).rglob("*.py"):
+        bad = imports_of(path) & forbidden
+        assert not bad, f"{path.relative_to(REPO)} imports {bad}"

@@ -357,6 +357,7 @@ class TopicClassifier(BaseEstimator):
         X = mix_context(self.vectorizer_.fit_transform(analysed), contexts, cfg.context_weight)
         w = np.asarray(sample_weight if sample_weight is not None else np.ones(len(texts)), dtype=np.float64)
         self.coef_, self.intercept_ = fit_linear_models(X, Y, w, cfg, self.topic_ids, progress)
+        self._coef_t = None
         decision = oof_scores if oof_scores is not None else self._decision(X)
         # Rows without an out-of-fold score (NaN: seed examples) do not calibrate.
         keep = ~np.isnan(decision).any(axis=1)
@@ -366,7 +367,12 @@ class TopicClassifier(BaseEstimator):
         return self
 
     def _decision(self, X: sp.csr_matrix) -> np.ndarray:
-        return np.asarray(X @ self.coef_.T) + self.intercept_
+        # A contiguous (terms x topics) copy: multiplying by coef_.T directly makes scipy copy
+        # the whole coefficient matrix on every call (~10 ms for one short question).
+        coef_t = getattr(self, "_coef_t", None)
+        if coef_t is None or coef_t.shape != self.coef_.T.shape:
+            coef_t = self._coef_t = np.ascontiguousarray(self.coef_.T)
+        return np.asarray(X @ coef_t) + self.intercept_
 
     def decision_function(
         self, texts: Sequence[str], tokens: Sequence[list[str]] | None = None,

@@ -114,7 +114,7 @@ class CandidateConfig(JsonConfig):
     max_candidates: int = 1500
     ann: str = "auto"  # "exact", "ivf" or "auto" (IVF above ann_min_items)
     ann_min_items: int = 20_000
-    ivf_nprobe: int = 12
+    ivf_nprobe: int = 20
 
 
 @dataclass

@@ -107,6 +107,8 @@ def load_active_model(models_dir: str | Path, *, db_url: str | None = None) -> M
 
 # --------------------------------------------------------------------------- events
 
+NOT_READ: Any = object()  # "the caller has not read the user record" (None means: no such user)
+
 
 class EventSource(Protocol):
     """Where the engine reads people and their events (the Store implements it)."""
@@ -266,6 +268,7 @@ class Engine:
         self._text_cache: OrderedDict[str, TextSignal] = OrderedDict()
         self._text_cache_size = text_cache
         self._lock = threading.RLock()
+        self._campaign_cache: tuple[float, list[dict[str, Any]]] | None = None
 
     @property
     def version(self) -> str:
@@ -311,7 +314,8 @@ class Engine:
 
     # -- profiles -------------------------------------------------------------------------------
     def profile(self, user_id: str, *, now: dt.datetime | None = None,
-                groups: Sequence[str] | None = None, model: Model | None = None) -> UserProfile:
+                groups: Sequence[str] | None = None, model: Model | None = None,
+                user: Any = NOT_READ) -> UserProfile:
         """The person's profile from their events (an empty cold-start profile if unknown)."""
         m = model or self.model
         now = now or dt.datetime.now(dt.UTC)
@@ -324,7 +328,8 @@ class Engine:
             r = m.index.row_.get(item_id)
             return m.index.dense_[r] if r is not None else None
 
-        user = self.events.get_user(user_id)
+        if user is NOT_READ:
+            user = self.events.get_user(user_id)
         stored_groups = list(user.get("groups") or []) if user else []
         use_groups = list(groups) if groups else stored_groups
         if user is None:
@@ -340,7 +345,7 @@ class Engine:
     def campaigns_on(self, day: dt.date, group_ids: Sequence[str], region: str | None) -> list[Campaign]:
         found = self.model.taxonomy.campaigns_on(day, group_ids=list(group_ids), region=region)
         seen = {c.id for c in found}
-        for raw in self.events.list_campaigns():
+        for raw in self._stored_campaigns():
             c = campaign_from_dict(raw)
             if c.id in seen or not c.active_on(day):
                 continue
@@ -351,20 +356,30 @@ class Engine:
             found = [x for x in found if x.id != c.id] + [c]
         return found
 
+    def _stored_campaigns(self, ttl: float = 2.0) -> list[dict[str, Any]]:
+        """The editors' campaigns, re-read at most every ``ttl`` seconds."""
+        now = time.monotonic()
+        cached = self._campaign_cache
+        if cached is None or now - cached[0] > ttl:
+            cached = self._campaign_cache = (now, self.events.list_campaigns())
+        return cached[1]
+
     # -- recommend ------------------------------------------------------------------------------
     def recommend(self, req: RecommendRequest, *, now: dt.datetime | None = None,
-                  shown_today: int | None = None) -> RecommendResult:
+                  shown_today: int | None = None, user: Any = NOT_READ) -> RecommendResult:
+        """``user`` may carry the person's stored record when the caller has read it already."""
         now = now or dt.datetime.now(dt.UTC)
         day = req.date or now.date()
         cfg = self.config
         m = self.model  # one consistent snapshot for the whole request (items may be added meanwhile)
-        user = self.events.get_user(req.user_id) if req.user_id else None
+        if user is NOT_READ:
+            user = self.events.get_user(req.user_id) if req.user_id else None
         personalized = req.personalized if req.personalized is not None else True
         if user is not None and user.get("personalized") is False:
             personalized = False
         fallback = None
         if personalized and req.user_id:
-            profile = self.profile(req.user_id, now=now, groups=req.groups, model=m)
+            profile = self.profile(req.user_id, now=now, groups=req.groups, model=m, user=user)
             groups = profile.groups
         else:
             # Non-personalised: no stored data about the person is used (PIPL art. 24); only

@@ -244,7 +244,7 @@ class PufaService:
         if user is not None and user.get("minor"):
             day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
             shown = self.store.shown_today(req.user_id, day_start)  # type: ignore[arg-type]
-        result = engine.recommend(req, now=now, shown_today=shown)
+        result = engine.recommend(req, now=now, shown_today=shown, user=user)
         self.store.log_exposure(
             request_id=result.request_id, user_id=req.user_id, groups=result.groups,
             items_shown=[{"item_id": i["item_id"], "reasons": i["reasons"], "score": i["score"]} for i in result.items],

@@ -31,7 +31,7 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/tokenizer.py
 	$(BIN)/python bench/recommend.py
-	$(BIN)/python bench/http.py
+	$(BIN)/python bench/http_api.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -91,6 +91,12 @@ async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    try:  # one BLAS thread: requests are the concurrency (see `pufa serve`)
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        pass
     store = open_store(settings.db)
     service = PufaService(store, settings.models, exposure_retention_days=settings.exposure_retention_days,
                           minor_daily_cap=settings.minor_daily_cap)

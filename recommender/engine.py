@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import threading
 import time
 import uuid
@@ -197,19 +198,37 @@ class RecommendResult:
 
 
 class _CoReading:
-    """Items read together by people of the same group, refreshed at most every ``ttl`` s."""
+    """Items read together by people of the same group.
 
-    def __init__(self, ttl: float = 60.0) -> None:
+    Rebuilt from the newest ``limit_events`` positive events at most every ``ttl`` seconds,
+    in a background thread: requests keep using the previous table meanwhile, and only one
+    rebuild runs at a time (the very first one is done in line, so there is always a table).
+    """
+
+    def __init__(self, ttl: float = 60.0, limit_events: int = 50_000) -> None:
         self.ttl = ttl
-        self._at = 0.0
+        self.limit_events = limit_events
+        self._at = -1e18
         self._lock = threading.Lock()
+        self._running = False
         self.by_group: dict[str, dict[str, dict[str, float]]] = {}
 
     def refresh(self, source: EventSource, force: bool = False) -> None:
         if not force and time.monotonic() - self._at < self.ttl:
             return
         with self._lock:
-            rows = source.co_reading()
+            if self._running or (not force and time.monotonic() - self._at < self.ttl):
+                return
+            self._running = True
+        first = self._at < 0
+        if force or first:
+            self._rebuild(source)
+        else:
+            threading.Thread(target=self._rebuild, args=(source,), name="co-reading", daemon=True).start()
+
+    def _rebuild(self, source: EventSource) -> None:
+        try:
+            rows = source.co_reading(self.limit_events)
             per_user: dict[str, list[str]] = defaultdict(list)
             for uid, item_id, _ in rows:
                 if item_id not in per_user[uid][-20:]:
@@ -225,7 +244,11 @@ class _CoReading:
                             if a != b:
                                 table[a][b] += 1.0
             self.by_group = {g: {a: dict(bs) for a, bs in t.items()} for g, t in by_group.items()}
+        except Exception:  # a failed rebuild keeps the previous table
+            logging.getLogger("pufa.engine").exception("co-reading rebuild failed")
+        finally:
             self._at = time.monotonic()
+            self._running = False
 
     def scores(self, groups: Sequence[str], recent: Sequence[str], catalog: Catalog, limit: int = 200) -> dict[int, float]:
         acc: dict[str, float] = defaultdict(float)
@@ -269,6 +292,8 @@ class Engine:
         self._text_cache_size = text_cache
         self._lock = threading.RLock()
         self._campaign_cache: tuple[float, list[dict[str, Any]]] | None = None
+        self._result_cache: OrderedDict[tuple[Any, ...], tuple[float, RecommendResult]] = OrderedDict()
+        self.result_cache_ttl = 30.0
 
     @property
     def version(self) -> str:
@@ -356,6 +381,10 @@ class Engine:
             found = [x for x in found if x.id != c.id] + [c]
         return found
 
+    def invalidate_campaigns(self) -> None:
+        """Re-read the editors' campaigns on the next request (this process changed them)."""
+        self._campaign_cache = None
+
     def _stored_campaigns(self, ttl: float = 2.0) -> list[dict[str, Any]]:
         """The editors' campaigns, re-read at most every ``ttl`` seconds."""
         now = time.monotonic()
@@ -402,6 +431,18 @@ class Engine:
         if profile.cold_start and personalized and req.user_id and fallback is None:
             fallback = "groups"
         exclude_seen = req.exclude_seen if req.exclude_seen is not None else cfg.filters.exclude_seen_default
+        # A list that uses nothing about the person is the same for everyone who asks the same
+        # thing: keep it briefly (until the catalogue, the model or the campaigns change).
+        cache_key = None
+        if not personalized or not req.user_id:
+            if not profile.minor:
+                self._stored_campaigns()
+                cache_key = (id(m), id(self._campaign_cache), tuple(groups), req.k, req.query, day,
+                             req.region, fallback)
+                hit = self._result_cache.get(cache_key)
+                if hit is not None and time.monotonic() - hit[0] < self.result_cache_ttl:
+                    return dataclasses.replace(hit[1], request_id=uuid.uuid4().hex,
+                                               items=[dict(i) for i in hit[1].items], profile=profile)
         co = {}
         if personalized and profile.recent_positive:
             self.co_reading.refresh(self.events)
@@ -429,11 +470,17 @@ class Engine:
             if meta.article_no is not None:
                 entry["article_no"] = meta.article_no
             items.append(entry)
-        return RecommendResult(
+        result = RecommendResult(
             request_id=uuid.uuid4().hex, model_version=m.version, items=items,
             personalized=personalized, cold_start=profile.cold_start, fallback=fallback, groups=groups,
             profile=profile,
         )
+        if cache_key is not None:
+            with self._lock:
+                self._result_cache[cache_key] = (time.monotonic(), result)
+                while len(self._result_cache) > 2048:
+                    self._result_cache.popitem(last=False)
+        return result
 
     # -- catalogue changes ----------------------------------------------------------------------
     def add_items(self, items: Sequence[Item], editor_tags: dict[str, list[str]] | None = None) -> dict[str, list[dict[str, Any]]]:

@@ -498,7 +498,10 @@ class PufaService:
         if not data.get("id"):
             data["id"] = "c-" + uuid.uuid4().hex[:10]
         self._check_id(data["id"], "id")
-        return self.store.put_campaign(data)
+        stored = self.store.put_campaign(data)
+        if self._engine is not None:
+            self._engine.invalidate_campaigns()  # other workers see it within 2 s
+        return stored
 
     # ------------------------------------------------------------------ reading text
     def classify(self, text: str, title: str | None = None) -> dict[str, Any]:

@@ -8,7 +8,7 @@ Reports, in one run:
   profile reflecting it on the next request);
 - the server's memory (RSS after start-up and peak) with the model it serves.
 
-    .venv/bin/python bench/http.py [--db URL --models DIR] [--seconds 15] [--connections 16]
+    .venv/bin/python bench/http_api.py [--db URL --models DIR] [--seconds 15] [--connections 16]
 
 Without --db it bootstraps a temporary SQLite database with the bundled sample. For the
 issue's memory figure use the whole shared corpus (pufa import ../shared/corpus; pufa build).

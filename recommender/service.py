@@ -198,8 +198,8 @@ class PufaService:
             try:
                 cfg = BuildConfig(evaluate=evaluate)
                 report = build_model(self.store, self.models_dir, config=cfg, activate=True, progress=progress)
+                self._check_state(force=True)  # serve the new version before saying "done"
                 self.store.update_job(job_id, status="done", progress=1.0, message="done", version=report.version)
-                self._check_state(force=True)
                 if on_done:
                     on_done(report.version)
             except Exception as exc:  # the job reports any failure; the server keeps running

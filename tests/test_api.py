@@ -395,6 +395,9 @@ MATRIX = [
     ("get", "/v1/evaluation", None, {"analyst"}),
     ("get", "/v1/admin/models", None, set()),
     ("post", "/v1/admin/exposures:purge", None, set()),
+    ("get", "/v1/admin/builds/no-such-build", None, set()),
+    ("post", "/v1/admin/models/v-none:activate", None, set()),
+    ("post", "/v1/admin/models:rollback", None, set()),
 ]
 
 

@@ -85,3 +85,10 @@ def test_config_round_trips_json():
     assert IndexConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ValueError, match="unknown"):
         IndexConfig.from_dict({"dense_dimension": 3})
+
+
+def test_sentence_backend_needs_a_local_model(tokenizer):
+    with pytest.raises(ValueError, match="sentence_model"):
+        ItemIndex(IndexConfig(dense_backend="sentence")).fit(["a", "b"], [["x"], ["y"]])
+    with pytest.raises(ValueError, match="dense_backend"):
+        ItemIndex(IndexConfig(dense_backend="word2vec")).fit(["a", "b"], [["x"], ["y"]])

@@ -67,47 +67,43 @@ class TopicScore(BaseModel):
     score: float
 
 
-class ItemIn(Strict):
+ItemType = Literal["law", "law_article", "interpretation", "case", "explainer", "qa", "news", "video", "quiz"]
+
+
+class _ItemFields(Strict):
+    """The optional fields an editor may send, for a new item and for a change."""
+
+    source: ShortText | None = None
+    url: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    published_at: dt.date | dt.datetime | None = None
+    language: Annotated[str, StringConstraints(max_length=16)] | None = None
+    region: Annotated[str, StringConstraints(max_length=64)] | None = None
+    status: Literal["current", "superseded", "repealed"] | None = None
+    supersedes: Id | None = None
+    groups: list[str] | None = None
+    topics: list[str] | None = None
+    must_know_for: list[str] | None = None
+    law_title: ShortText | None = None
+    article_no: int | None = Field(default=None, ge=0, le=100_000)
+    audience: Literal["all", "adults"] | None = None
+    keywords: list[Annotated[str, StringConstraints(max_length=100)]] | None = None
+
+
+class ItemIn(_ItemFields):
     """An item as an editor posts it (docs/api.md)."""
 
     id: Id | None = None
     title: str = Field(min_length=1, max_length=500)
     body: str = Field(default="", max_length=200_000)
-    type: Literal["law", "law_article", "interpretation", "case", "explainer", "qa", "news", "video", "quiz"]
-    source: ShortText | None = None
-    url: Annotated[str, StringConstraints(max_length=2000)] | None = None
-    published_at: dt.date | dt.datetime | None = None
-    language: Annotated[str, StringConstraints(max_length=16)] | None = None
-    region: Annotated[str, StringConstraints(max_length=64)] | None = None
-    status: Literal["current", "superseded", "repealed"] | None = None
-    supersedes: Id | None = None
-    groups: list[str] | None = None
-    topics: list[str] | None = None
-    must_know_for: list[str] | None = None
-    law_title: ShortText | None = None
-    article_no: int | None = Field(default=None, ge=0, le=100_000)
-    audience: Literal["all", "adults"] | None = None
-    keywords: list[Annotated[str, StringConstraints(max_length=100)]] | None = None
+    type: ItemType
 
 
-class ItemPatch(Strict):
+class ItemPatch(_ItemFields):
+    """A change to an item: only the fields sent change."""
+
     title: str | None = Field(default=None, min_length=1, max_length=500)
     body: str | None = Field(default=None, max_length=200_000)
-    type: Literal["law", "law_article", "interpretation", "case", "explainer", "qa", "news", "video", "quiz"] | None = None
-    source: ShortText | None = None
-    url: Annotated[str, StringConstraints(max_length=2000)] | None = None
-    published_at: dt.date | dt.datetime | None = None
-    language: Annotated[str, StringConstraints(max_length=16)] | None = None
-    region: Annotated[str, StringConstraints(max_length=64)] | None = None
-    status: Literal["current", "superseded", "repealed"] | None = None
-    supersedes: Id | None = None
-    groups: list[str] | None = None
-    topics: list[str] | None = None
-    must_know_for: list[str] | None = None
-    law_title: ShortText | None = None
-    article_no: int | None = Field(default=None, ge=0, le=100_000)
-    audience: Literal["all", "adults"] | None = None
-    keywords: list[Annotated[str, StringConstraints(max_length=100)]] | None = None
+    type: ItemType | None = None
     retired: bool | None = None
 
 

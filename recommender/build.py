@@ -33,6 +33,7 @@ from recommender.classify import (
     training_set,
 )
 from recommender.index import IndexConfig, ItemIndex
+from recommender.jsonconfig import JsonConfig
 from recommender.store import Store
 from recommender.text import LegalTokenizer
 
@@ -43,27 +44,12 @@ Progress = Callable[[str, float], None]
 
 
 @dataclass
-class BuildConfig:
+class BuildConfig(JsonConfig):
     index: IndexConfig = field(default_factory=IndexConfig)
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     evaluate: bool = True  # grouped cross-validation of the classifier (the build's figures)
     tokenizer_backend: str = "rjieba"
     ann_min_items: int = 20_000  # build an IVF index for candidate selection from this size
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index.to_dict(), "classifier": self.classifier.to_dict(),
-                "evaluate": self.evaluate, "tokenizer_backend": self.tokenizer_backend,
-                "ann_min_items": self.ann_min_items}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> BuildConfig:
-        unknown = set(data) - {"index", "classifier", "evaluate", "tokenizer_backend", "ann_min_items"}
-        if unknown:
-            raise ValueError(f"BuildConfig: unknown field(s) {sorted(unknown)}")
-        return cls(IndexConfig.from_dict(data.get("index", {})),
-                   ClassifierConfig.from_dict(data.get("classifier", {})),
-                   bool(data.get("evaluate", True)), str(data.get("tokenizer_backend", "rjieba")),
-                   int(data.get("ann_min_items", 20_000)))
 
 
 @dataclass

@@ -18,7 +18,7 @@ import itertools
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from sklearn.model_selection import GroupKFold
 
 from corpus.schema import Item
 from corpus.taxonomy import Taxonomy
+from recommender.jsonconfig import JsonConfig
 from recommender.text import LegalTokenizer
 
 __all__ = [
@@ -49,7 +50,7 @@ FORMAT_VERSION = 1
 
 
 @dataclass
-class ClassifierConfig:
+class ClassifierConfig(JsonConfig):
     C: float = 4.0
     ngram_max: int = 2
     min_df: int = 2
@@ -70,15 +71,6 @@ class ClassifierConfig:
     # Articles are read together with their law's centroid (0 = each article alone).
     context_weight: float = 2.0
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ClassifierConfig:
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"ClassifierConfig: unknown field(s) {sorted(unknown)}")
-        return cls(**data)
 
 
 # --------------------------------------------------------------------------- expansion

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -195,32 +195,49 @@ def _classify_one(model: Any, text: str, title: str | None = None) -> dict[str, 
     return model.classify(text, title=title)
 
 
+def _json_lines(path: str) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    """(line number, object or None, error or None) for each non-blank line of a JSON Lines
+    file ('-' is standard input)."""
+    if path == "-":
+        fh = sys.stdin
+    else:
+        try:
+            fh = open(path, encoding="utf-8")
+        except OSError as exc:
+            _fail(f"--jsonl {path}: {exc}")
+    try:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield lineno, None, f"invalid JSON: {exc.msg}"
+                continue
+            if not isinstance(obj, dict):
+                yield lineno, None, "each line must be a JSON object"
+                continue
+            yield lineno, obj, None
+    finally:
+        if fh is not sys.stdin:
+            fh.close()
+
+
 def cmd_classify(args: argparse.Namespace) -> int:
     if not args.text and not args.jsonl:
         _fail("give TEXT or --jsonl FILE")
     model = _load_model(args)
     if args.jsonl:
-        fh = sys.stdin if args.jsonl == "-" else None
-        if fh is None:
-            try:
-                fh = open(args.jsonl, encoding="utf-8")
-            except OSError as exc:
-                _fail(f"--jsonl {args.jsonl}: {exc}")
         bad = 0
-        with fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                    if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-                        raise ValueError("each line needs a string field 'text'")
-                except (json.JSONDecodeError, ValueError) as exc:
-                    print(f"pufa: line {lineno}: {exc}", file=sys.stderr)
-                    bad += 1
-                    continue
-                res = _classify_one(model, row["text"], row.get("title"))
-                _print_json({"id": row.get("id", lineno), **res})
+        for lineno, row, error in _json_lines(args.jsonl):
+            if row is not None and not isinstance(row.get("text"), str):
+                error = "each line needs a string field 'text'"
+            if error or row is None:
+                print(f"pufa: line {lineno}: {error}", file=sys.stderr)
+                bad += 1
+                continue
+            res = _classify_one(model, row["text"], row.get("title"))
+            _print_json({"id": row.get("id", lineno), **res})
         return 2 if bad else 0
     res = _classify_one(model, args.text, args.title)
     if args.json:
@@ -309,36 +326,26 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     if not svc.has_model():
         _fail("no active model (run `pufa build` first)", 1)
     if args.jsonl:
-        fh = sys.stdin if args.jsonl == "-" else None
-        if fh is None:
-            try:
-                fh = open(args.jsonl, encoding="utf-8")
-            except OSError as exc:
-                _fail(f"--jsonl {args.jsonl}: {exc}")
         bad = 0
-        with fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                    if not isinstance(obj, dict):
-                        raise UsageError("each line must be a JSON object")
-                    events = obj.get("events") or []
-                    if events:
-                        if not isinstance(events, list):
-                            raise UsageError("events must be a list")
-                        for ev in events:
-                            if isinstance(ev, dict):
-                                ev.setdefault("user_id", obj.get("user_id"))
-                        svc.ingest_events(events, all_or_nothing=True)
-                    res = svc.recommend(_request_from(obj))
-                except (json.JSONDecodeError, UsageError, ServiceError) as exc:
-                    msg = getattr(exc, "message", None) or str(exc)
-                    print(f"pufa: line {lineno}: {msg}", file=sys.stderr)
-                    bad += 1
-                    continue
-                _print_json({"id": obj.get("id", lineno), "items": res.items})
+        for lineno, obj, error in _json_lines(args.jsonl):
+            try:
+                if error or obj is None:
+                    raise UsageError(error or "empty line")
+                events = obj.get("events") or []
+                if events:
+                    if not isinstance(events, list):
+                        raise UsageError("events must be a list")
+                    for ev in events:
+                        if isinstance(ev, dict):
+                            ev.setdefault("user_id", obj.get("user_id"))
+                    svc.ingest_events(events, all_or_nothing=True)
+                res = svc.recommend(_request_from(obj))
+            except (UsageError, ServiceError) as exc:
+                msg = getattr(exc, "message", None) or str(exc)
+                print(f"pufa: line {lineno}: {msg}", file=sys.stderr)
+                bad += 1
+                continue
+            _print_json({"id": obj.get("id", lineno), "items": res.items})
         return 2 if bad else 0
     obj: dict[str, Any] = {"user_id": args.user, "groups": args.group, "k": args.k, "query": args.query,
                            "date": args.date, "region": args.region}

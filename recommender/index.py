@@ -14,7 +14,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,13 +23,15 @@ import scipy.sparse as sp
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from recommender.jsonconfig import JsonConfig
+
 __all__ = ["DenseEncoder", "IndexConfig", "ItemIndex", "LsaEncoder", "SentenceEncoder"]
 
 FORMAT_VERSION = 1
 
 
 @dataclass
-class IndexConfig:
+class IndexConfig(JsonConfig):
     """Hyper-parameters of the index; round-trips to JSON."""
 
     min_df: int = 2
@@ -42,16 +44,6 @@ class IndexConfig:
     random_state: int = 0
     sentence_model: str | None = None  # path of a local sentence-transformers model
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> IndexConfig:
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        unknown = set(data) - set(known)
-        if unknown:
-            raise ValueError(f"IndexConfig: unknown field(s) {sorted(unknown)}")
-        return cls(**known)
 
 
 def _identity(tokens: list[str]) -> list[str]:

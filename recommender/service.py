@@ -70,7 +70,7 @@ class EventResult:
 class PufaService:
     def __init__(self, store: Store, models_dir: str | Path, *, config: PipelineConfig | None = None,
                  exposure_retention_days: int = 180, minor_daily_cap: int | None = None,
-                 sync_interval: float = 0.2) -> None:
+                 sync_interval: float = 0.0) -> None:
         self.store = store
         self.models_dir = Path(models_dir)
         self.config = config or PipelineConfig()
@@ -102,11 +102,17 @@ class PufaService:
         return self._engine is not None
 
     def _check_state(self, force: bool = False) -> None:
+        """Follow the database: the active model version and items changed elsewhere. One
+        small query per request (two numbers); the work happens only when something moved."""
         now = time.monotonic()
         if not force and now - self._checked < self.sync_interval and self._engine is not None:
             return
+        self._checked = now
+        if not force and self._engine is not None:
+            version, seq = self.store.state()
+            if version == self._engine.version and seq <= self._engine_seq:
+                return
         with self._lock:
-            self._checked = now
             active = self.store.active_model()
             if active is None:
                 return

@@ -475,6 +475,14 @@ class Store:
             return seq, []
         return int(rows[-1][0]), list(dict.fromkeys(r[1] for r in rows))
 
+    def state(self) -> tuple[str | None, int]:
+        """(active model version, newest item change) in one round trip."""
+        active = sa.select(model_versions.c.version).where(model_versions.c.active == sa.true()).limit(1)
+        newest = sa.select(sa.func.max(item_changes.c.seq))
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(active.scalar_subquery(), newest.scalar_subquery())).one()
+        return row[0], int(row[1] or 0)
+
     def last_change_seq(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.max(item_changes.c.seq))).scalar() or 0)

@@ -11,7 +11,8 @@ For each size we report, in one run:
 - the dense retrieval the engine uses (IVF over the same vectors) — p50/p99 ms, and its
   recall@10 against the exact scan;
 - the engine's whole recommend() (candidates, scoring, filters, MMR, reasons) — p50/p99 ms,
-  for a cold group request, a person with history and a question.
+  for a cold group request, a person with history and a question (the short-lived cache of
+  non-personal lists is off here, so every request is ranked).
 
     .venv/bin/python bench/recommend.py [--models ./models] [--db sqlite:///./pufa.db] [--queries 300]
 
@@ -113,6 +114,7 @@ def bench_size(model: Model, n: int, queries: int, questions: list[str], nprobe:
     cfg.candidates.ivf_nprobe = nprobe
     events = MemoryEvents()
     eng = Engine(m, events, cfg)
+    eng.result_cache_ttl = 0.0  # measure the ranking itself, not the cache of non-personal lists
     now = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC)
     ids = m.index.ids_
     for u in range(50):

@@ -254,7 +254,7 @@ class PufaService:
         self.store.log_exposure(
             request_id=result.request_id, user_id=req.user_id, groups=result.groups,
             items_shown=[{"item_id": i["item_id"], "reasons": i["reasons"], "score": i["score"]} for i in result.items],
-            model_version=result.model_version, personalized=result.personalized,
+            model_version=result.model_version, personalized=result.personalized, user_exists=user is not None,
         )
         self._maybe_purge()
         return result

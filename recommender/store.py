@@ -659,14 +659,19 @@ class Store:
 
     # ------------------------------------------------------------------ exposures
     def log_exposure(self, *, request_id: str, user_id: str | None, groups: Sequence[str],
-                     items_shown: Sequence[dict[str, Any]], model_version: str | None, personalized: bool) -> None:
-        with self.begin() as conn:
-            if user_id:
-                self.ensure_users(conn, [user_id])
-            conn.execute(exposures.insert(), [{
-                "request_id": request_id, "user_id": user_id, "groups": list(groups),
-                "items": list(items_shown), "model_version": model_version,
-                "personalized": personalized, "created_at": utcnow()}])
+                     items_shown: Sequence[dict[str, Any]], model_version: str | None, personalized: bool,
+                     user_exists: bool = False) -> None:
+        row = {"request_id": request_id, "user_id": user_id, "groups": list(groups), "items": list(items_shown),
+               "model_version": model_version, "personalized": personalized, "created_at": utcnow()}
+        try:
+            with self.begin() as conn:
+                if user_id and not user_exists:
+                    self.ensure_users(conn, [user_id])
+                conn.execute(exposures.insert(), [row])
+        except sa.exc.IntegrityError:
+            # The person was erased while the request ran: keep the record, without them.
+            with self.begin() as conn:
+                conn.execute(exposures.insert(), [{**row, "user_id": None}])
 
     def list_exposures(self, *, user_id: str | None = None, since: dt.datetime | None = None,
                        limit: int = 100) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from corpus.schema import ITEM_TYPES, Item, stable_id
+from corpus.schema import Item, stable_id
 
 __all__ = [
     "LoadResult",
@@ -843,7 +843,3 @@ def resolve_versions(items: list[Item]) -> list[Item]:
         if any(getattr(it, k) != v for k, v in upd.items()):
             changed.append(it.model_copy(update=upd))
     return changed
-
-
-def valid_item_type(value: str) -> bool:
-    return value in ITEM_TYPES

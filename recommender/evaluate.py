@@ -233,11 +233,7 @@ class _Systems:
         jieba.setLogLevel(logging.WARNING)
         self._plain = jieba.Tokenizer()
         self._plain.initialize()
-        titles_bodies = []
-        for meta in self.cat.metas:
-            titles_bodies.append(meta.title)
-        # BM25 over titles plus bodies would need the bodies; the index's TF-IDF rows hold
-        # the body terms, so BM25 is built over the raw item texts when the caller gives them.
+        # BM25 reads the raw item texts, which the caller gives (set_texts).
         self.bm25: BM25 | None = None
         self._popular = np.array([self.pop_counts.get(meta.id, 0) for meta in self.cat.metas], dtype=np.float32)
 

@@ -64,7 +64,7 @@ class ScoringConfig(JsonConfig):
     group_prior: float = 1.0
     must_know: float = 0.3
     campaign: float = 1.0  # times the campaign's own boost
-    co_reading: float = 0.2
+    co_reading: float = 0.5
     freshness: float = 0.1
     freshness_half_life_days: float = 365.0
     type_weights: dict[str, float] = field(default_factory=lambda: {

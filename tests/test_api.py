@@ -430,3 +430,16 @@ def test_development_mode_without_keys(backend_env, caplog):
 def test_bad_key_configuration_is_refused():
     with pytest.raises(ValueError, match="PUFA_API_KEYS"):
         Settings(api_keys="k1:superuser")
+
+
+def test_coverage_counts_what_a_group_was_shown_and_completed(client):
+    user = uid("cov")
+    client.put(f"/v1/users/{user}", json={"groups": ["teachers"]}, headers=H("platform"))
+    shown = rec(client, user_id=user, k=10)["items"]
+    client.post("/v1/events", json={"user_id": user, "type": "complete", "item_id": shown[0]["item_id"]},
+                headers=H("platform"))
+    report = client.get("/v1/stats/coverage?group=teachers", headers=H("analyst")).json()["groups"]["teachers"]
+    assert report["users"] >= 1 and report["shown_items"] >= 10 and report["completed_items"] >= 1
+    assert report["must_know"]["items"] >= 1 and report["must_know"]["shown"] >= 1
+    assert sum(t["shown"] for t in report["topics"].values()) >= 10
+    assert client.get("/v1/stats/coverage?group=astronauts", headers=H("analyst")).status_code == 422

@@ -251,3 +251,30 @@ def test_odd_publication_dates_never_give_a_non_finite_score(model):
     res = eng.recommend(RecommendRequest(query="欠钱不还 诉讼时效", k=20), now=NOW)
     assert {"d-future", "d-ancient"} & {i["item_id"] for i in res.items}
     assert all(math.isfinite(i["score"]) for i in res.items)
+
+
+def test_co_reading_within_the_persons_groups(model):
+    """Two herders read A then B; a third herder reads A: B comes with the co-reading reason.
+    A migrant worker who reads A does not get that push (not the same group)."""
+    eng = Engine(model, MemoryEvents())
+    ev = eng.events
+    a, b = "sample-c-001", "sample-b-050"
+    for u in ("h1", "h2"):
+        ev.put_user(u, groups=["herders"])
+        ev.add_event(u, {"type": "complete", "item_id": a, "ts": NOW - dt.timedelta(days=2)})
+        ev.add_event(u, {"type": "complete", "item_id": b, "ts": NOW - dt.timedelta(days=1)})
+    ev.put_user("h3", groups=["herders"])
+    ev.add_event("h3", {"type": "view", "item_id": a, "ts": NOW - dt.timedelta(hours=1)})
+    ev.put_user("w1", groups=["migrant_workers"])
+    ev.add_event("w1", {"type": "view", "item_id": a, "ts": NOW - dt.timedelta(hours=1)})
+    ev.put_user("h4", groups=["herders"])  # a herder who read something else
+    ev.add_event("h4", {"type": "view", "item_id": "sample-c-002", "ts": NOW - dt.timedelta(hours=1)})
+    eng.co_reading.refresh(ev, force=True)
+
+    def ranked(user: str) -> dict[str, dict]:
+        return {i["item_id"]: i for i in eng.recommend(RecommendRequest(user_id=user, k=100), now=NOW).items}
+
+    herder, other, worker = ranked("h3"), ranked("h4"), ranked("w1")
+    assert "同群体的人也在读" in herder[b]["reasons"]
+    assert herder[b]["score"] > other.get(b, {"score": 0})["score"]
+    assert "同群体的人也在读" not in worker.get(b, {"reasons": []})["reasons"]

@@ -184,3 +184,44 @@ def test_model_lifecycle_build_switch_rollback(sample_env, tmp_path):
         assert c.get("/health").json()["model_version"] == first
         assert c.post(f"/v1/admin/models/{second}:activate").json()["version"] == second
         assert (models / "ACTIVE").read_text().strip() == second
+
+
+def test_duties_through_a_real_server_with_keys(backend_env, tmp_path):
+    """Roles, the non-personal mode, tag deletion, the exposure log and erasure, over real HTTP."""
+    db, models = backend_env["url"], backend_env["models"]
+    if backend_env["backend"] == "sqlite":
+        copy_sqlite(backend_env["root"] / "pufa.db", tmp_path / "pufa.db")
+        db = f"sqlite:///{tmp_path / 'pufa.db'}"
+    keys = {"platform": "p-key", "editor": "e-key", "analyst": "a-key", "admin": "x-key"}
+    server = Server(db, models, keys=",".join(f"{k}:{r}" for r, k in keys.items()))
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as c:
+            def h(role: str) -> dict[str, str]:
+                return {"X-API-Key": keys[role]}
+
+            user = f"real-{uuid.uuid4().hex[:6]}"
+            assert c.post("/v1/recommendations", json={"k": 3}).status_code == 401
+            assert c.post("/v1/recommendations", json={"k": 3}, headers=h("editor")).status_code == 403
+            assert c.get("/v1/exposures", headers=h("platform")).status_code == 403
+            assert c.post("/v1/items", json={"title": "x", "type": "qa"}, headers=h("platform")).status_code == 403
+            c.put(f"/v1/users/{user}", json={"groups": ["migrant_workers"]}, headers=h("platform"))
+            c.post("/v1/events", json={"user_id": user, "type": "question", "text": "包工头拖欠工资跑了"},
+                   headers=h("platform"))
+            personal = c.post("/v1/recommendations", json={"user_id": user, "k": 5}, headers=h("platform")).json()
+            plain = c.post("/v1/recommendations", json={"user_id": user, "k": 5, "personalized": False},
+                           headers=h("platform")).json()
+            anonymous = c.post("/v1/recommendations", json={"k": 5, "personalized": False},
+                               headers=h("platform")).json()
+            assert [i["item_id"] for i in plain["items"]] == [i["item_id"] for i in anonymous["items"]]
+            assert "与您的提问相关" in personal["items"][0]["reasons"]
+            tags = c.get(f"/v1/users/{user}", headers=h("platform")).json()["tags"]
+            assert any(t["topic"] == "labour" for t in tags)
+            after = c.delete(f"/v1/users/{user}/tags/labour", headers=h("platform")).json()
+            assert "labour" not in [t["topic"] for t in after["tags"]]
+            log = c.get(f"/v1/exposures?user_id={user}", headers=h("analyst")).json()
+            assert {e["request_id"] for e in log} == {personal["request_id"], plain["request_id"]}
+            assert c.delete(f"/v1/users/{user}", headers=h("platform")).status_code == 204
+            assert c.get(f"/v1/exposures?user_id={user}", headers=h("analyst")).json() == []
+            assert c.get(f"/v1/users/{user}", headers=h("platform")).status_code == 404
+    finally:
+        server.stop()

@@ -13,7 +13,15 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ID_PATTERN = r"^[A-Za-z0-9_\-.:]{1,128}$"
 ID_RE = re.compile(ID_PATTERN)
@@ -122,6 +130,13 @@ class Item(BaseModel):
     def text(self) -> str:
         """Title and body, the text the tokenizer and the classifier read."""
         return f"{self.title}\n{self.body}" if self.body else self.title
+
+
+def first_problem(exc: ValidationError, default: str = "item") -> tuple[str, str]:
+    """(field, "field: message") of a validation error's first problem, for 4xx answers."""
+    err = exc.errors()[0]
+    field = ".".join(str(x) for x in err["loc"]) or default
+    return field, f"{field}: {err['msg']}"
 
 
 def check_taxonomy_ids(

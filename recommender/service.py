@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from corpus.schema import ID_RE, Item, check_taxonomy_ids
+from corpus.schema import ID_RE, Item, check_taxonomy_ids, first_problem
 from corpus.taxonomy import load_taxonomy
 from recommender.artifacts import ArtifactError, set_active
 from recommender.config import PipelineConfig
@@ -221,19 +221,18 @@ class PufaService:
             raise ServiceError(422, f"{field} must be 1-128 characters of letters, digits and _-.:", field)
         return value
 
-    def _check_groups(self, groups: Sequence[str] | None, field: str = "groups") -> list[str]:
-        groups = list(groups or [])
-        unknown = [g for g in groups if g not in self.taxonomy.groups]
+    def _check_known(self, values: Sequence[str] | None, known: Any, kind: str, field: str) -> list[str]:
+        values = list(values or [])
+        unknown = [v for v in values if v not in known]
         if unknown:
-            raise ServiceError(422, f"unknown group id(s): {', '.join(unknown)} (see GET /v1/groups)", field)
-        return groups
+            raise ServiceError(422, f"unknown {kind} id(s): {', '.join(unknown)} (see GET /v1/{kind}s)", field)
+        return values
+
+    def _check_groups(self, groups: Sequence[str] | None, field: str = "groups") -> list[str]:
+        return self._check_known(groups, self.taxonomy.groups, "group", field)
 
     def _check_topics(self, topics: Sequence[str] | None, field: str = "topics") -> list[str]:
-        topics = list(topics or [])
-        unknown = [t for t in topics if t not in self.taxonomy.topics]
-        if unknown:
-            raise ServiceError(422, f"unknown topic id(s): {', '.join(unknown)} (see GET /v1/topics)", field)
-        return topics
+        return self._check_known(topics, self.taxonomy.topics, "topic", field)
 
     # ------------------------------------------------------------------ recommendations
     def recommend(self, req: RecommendRequest) -> RecommendResult:
@@ -411,9 +410,8 @@ class PufaService:
         try:
             item = item_from_dict(data)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(x) for x in err["loc"]) or "item"
-            raise ServiceError(422, f"{field}: {err['msg']}", field) from exc
+            field, message = first_problem(exc)
+            raise ServiceError(422, message, field) from exc
         problems = check_taxonomy_ids(item, set(self.taxonomy.topics), set(self.taxonomy.groups))
         if problems:
             raise ServiceError(422, problems[0], problems[0].split(":")[0])

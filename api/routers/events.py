@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import APIRouter, Body, HTTPException
 from pydantic import ValidationError
 
+from corpus.schema import first_problem
 from recommender.service import ServiceError
 
 from ..deps import Platform, ServiceDep
@@ -44,9 +45,8 @@ def post_events(svc: ServiceDep, _: Platform, body: Any = Body(...)) -> dict[str
                 events.append(_as_event(raw))
                 positions.append(n)
             except ValidationError as exc:
-                err = exc.errors()[0]
-                loc = ".".join(str(x) for x in err["loc"]) or "event"
-                rejected.append({"index": n, "field": loc, "error": f"{loc}: {err['msg']}"})
+                field, message = first_problem(exc, "event")
+                rejected.append({"index": n, "field": field, "error": message})
         res = svc.ingest_events(events)
         rejected += [{**r, "index": positions[r["index"]]} for r in res.rejected]
         rejected.sort(key=lambda r: r["index"])
@@ -58,8 +58,7 @@ def post_events(svc: ServiceDep, _: Platform, body: Any = Body(...)) -> dict[str
     try:
         event = _as_event(body)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"]) or "event"
-        raise ServiceError(422, f"{loc}: {err['msg']}", loc) from exc
+        field, message = first_problem(exc, "event")
+        raise ServiceError(422, message, field) from exc
     res = svc.ingest_events([event], all_or_nothing=True)
     return {"accepted": res.accepted, "duplicates": res.duplicates, "rejected": res.rejected}

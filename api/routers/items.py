@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
 
+from corpus.schema import first_problem
 from recommender.service import ServiceError
 
 from ..deps import Editor, ItemReader, ServiceDep
@@ -69,10 +70,9 @@ async def bulk_items(request: Request, svc: ServiceDep, role: Editor) -> BulkRes
             results.append(BulkRow(index=n, id=row.get("id"), ok=False, error=exc.message, field=exc.field))
             continue
         except ValidationError as exc:
-            err = exc.errors()[0]
-            loc = ".".join(str(x) for x in err["loc"]) or "item"
+            field, message = first_problem(exc)
             rid = row.get("id") if isinstance(row.get("id"), str) else None
-            results.append(BulkRow(index=n, id=rid, ok=False, error=f"{loc}: {err['msg']}", field=loc))
+            results.append(BulkRow(index=n, id=rid, ok=False, error=message, field=field))
             continue
         good.append((n, item))
     if good:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import json
 import re
@@ -424,11 +425,33 @@ def _law_items(
     return [law, *articles], anomalies
 
 
+def _one_file_per_text(docs: list[_LawDoc], warnings: list[str]) -> list[_LawDoc]:
+    """One law version per text: the source holds some files twice (职业病防治法 under both
+    经济法/ and 社会法/; an interpretation under two spellings of its title, or with its
+    publication and its effective date). Files with the same body are one version; the one
+    the source's index describes (and then the newest date) is kept."""
+    by_body: dict[str, list[_LawDoc]] = {}
+    out: list[_LawDoc] = []
+    for doc in docs:
+        body = re.sub(r"\s+", "", "".join(doc.body))
+        if len(body) < 50 or doc.subtitle:
+            out.append(doc)
+            continue
+        by_body.setdefault(hashlib.sha1(body.encode("utf-8")).hexdigest(), []).append(doc)
+    for same in by_body.values():
+        same.sort(key=lambda d: (d.level is not None, d.version_date or dt.date.min, len(d.title)), reverse=True)
+        out.append(same[0])
+        for dup in same[1:]:
+            warnings.append(f"{dup.path}: same text as {same[0].path}; imported once")
+    return out
+
+
 def load_law_markdown(paths: Iterable[Path]) -> LoadResult:
     """Law Markdown files -> items. Books of one law (民法典) are merged into one law."""
     result = LoadResult()
     indexes: dict[Path, dict[tuple[str, str], _LawMeta]] = {}
     groups: dict[tuple[str, dt.date | None, str], list[_LawDoc]] = {}
+    docs_read: list[_LawDoc] = []
     for path in paths:
         root = _find_law_root(path)
         if root is not None and root not in indexes:
@@ -442,10 +465,12 @@ def load_law_markdown(paths: Iterable[Path]) -> LoadResult:
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             result.rejected.append(Rejected(str(path), str(exc)))
             continue
+        docs_read.append(doc)
+    for doc in _one_file_per_text(docs_read, result.warnings):
         short = short_law_title(doc.title)
         # A book of a code (民法典 婚姻家庭编) belongs to the code: same title, one version.
         key_date = doc.version_date if not doc.subtitle else None
-        groups.setdefault((short, key_date, str(path.parent)), []).append(doc)
+        groups.setdefault((short, key_date, str(doc.path.parent)), []).append(doc)
     for (short, _, _), docs in groups.items():
         try:
             items, anomalies = _law_items(short, docs)

@@ -144,6 +144,12 @@ class Taxonomy:
         """
         key = normalize_law_title(law_title)
         found: set[str] = set()
+        # A judicial interpretation of a named law (最高人民法院关于适用《中华人民共和国民法典》
+        # 婚姻家庭编的解释) is taught under that law's topics (and the book it names).
+        for named, named_book in _NAMED_LAW.findall(law_title):
+            named = short_name(named)
+            if named and named != key and named != law_title:
+                found |= self.topics_for_law(named, named_book or None)
         listed = self.law_topics().get(key, set())
         for t in self.topics.values():
             if t.id in listed:
@@ -168,6 +174,15 @@ class Taxonomy:
                 continue
             out.append(c)
         return out
+
+
+_NAMED_LAW = re.compile(r"《([^》]+)》((?:[\u4e00-\u9fff]{2,4})编)?")
+
+
+def short_name(title: str) -> str:
+    """A law's name without 中华人民共和国 (《中华人民共和国民法典》 -> 民法典)."""
+    t = re.sub(r"\s+", "", title)
+    return t[len("中华人民共和国"):] if t.startswith("中华人民共和国") and len(t) > 7 else t
 
 
 _TRIAL = re.compile(r"[（(]试行[)）]|_试行$")

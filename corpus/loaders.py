@@ -434,7 +434,7 @@ def _one_file_per_text(docs: list[_LawDoc], warnings: list[str]) -> list[_LawDoc
     out: list[_LawDoc] = []
     for doc in docs:
         body = re.sub(r"\s+", "", "".join(doc.body))
-        if len(body) < 50 or doc.subtitle:
+        if len(body) < 20 or doc.subtitle:
             out.append(doc)
             continue
         by_body.setdefault(hashlib.sha1(body.encode("utf-8")).hexdigest(), []).append(doc)

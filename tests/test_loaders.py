@@ -119,6 +119,28 @@ def test_versions_resolved_newest_current_older_superseded_expired_repealed(tiny
     assert any(p.endswith("_index.md") for p in result.ignored)
 
 
+def test_a_law_file_held_in_two_folders_imports_once(tiny_laws):
+    # The source keeps some files twice (职业病防治法 under 经济法/ and 社会法/); only one is in
+    # its index. One law version is one item, with the index's metadata.
+    other = tiny_laws / "社会法"
+    _write_law(other, "公司法", "2023-12-29", ["一", "二", "三", "四"])
+    result = load_paths([tiny_laws])
+    laws = [it for it in result.items if it.type == "law" and it.law_title == "公司法"]
+    assert sorted(it.version_date.isoformat() for it in laws) == ["2018-10-26", "2023-12-29"]
+    new = next(it for it in laws if it.version_date.isoformat() == "2023-12-29")
+    assert new.legal_level == "法律"
+    arts = [it for it in result.items if it.type == "law_article" and it.law_title == "公司法"]
+    assert len(arts) == 3 + 4 and len({a.id for a in arts}) == 7
+    assert any("same text as" in w for w in result.warnings)
+
+
+def test_interpretations_take_the_topics_of_the_law_they_name(taxonomy):
+    assert "marriage_family" in taxonomy.topics_for_law("最高人民法院关于适用《中华人民共和国民法典》婚姻家庭编的解释（一）")
+    assert "labour" in taxonomy.topics_for_law("最高人民法院关于适用《中华人民共和国劳动合同法》若干问题的解释")
+    assert "domestic_violence" in taxonomy.topics_for_law("最高人民法院关于办理人身安全保护令案件适用法律若干问题的规定")
+    assert taxonomy.topics_for_law("最高人民法院关于适用《中华人民共和国民法典》有关担保制度的解释") == {"civil_code"}
+
+
 def test_bad_files_are_reported_not_fatal(tmp_path, tiny_laws):
     folder = tiny_laws / "民法商法"
     (folder / "坏文件(2020-01-01).md").write_bytes(b"\xff\xfe not utf-8 \x80")

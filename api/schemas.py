@@ -241,6 +241,8 @@ class RecItem(BaseModel):
     topics: list[str]
     law_title: str | None = None
     article_no: int | None = None
+    article_label: str | None = None  # 第一百二十条之一 (article_no alone is 120)
+    snippet: str | None = None  # the first ~80 characters of the text
     reasons: list[str]
 
 

@@ -12,7 +12,13 @@ For each size we report, in one run:
   recall@10 against the exact scan;
 - the engine's whole recommend() (candidates, scoring, filters, MMR, reasons) — p50/p99 ms,
   for a cold group request, a person with history and a question (the short-lived cache of
-  non-personal lists is off here, so every request is ranked).
+  non-personal lists is off here, so every request is ranked; questions take the feed's path
+  at these synthetic sizes).
+
+Before the sizes, the answer path on the real catalogue: ``recommend({"query": q, "k": 10})``
+for distinct real questions, with the time to read a question (tokens, lexicon, topics, the
+sentence vector) and to rank the articles (first stages, features, ranker). Goal (issue #13):
+p50 <= 30 ms, p99 <= 80 ms.
 
     .venv/bin/python bench/recommend.py [--models ./models] [--db sqlite:///./pufa.db] [--queries 300]
 
@@ -73,6 +79,8 @@ def scaled_model(model: Model, n: int, seed: int = 0) -> Model:
         metas.append(m)
     new.index = ix
     new.catalog = Catalog(cat.topic_ids, metas, cat.topics[rows].copy())
+    new.bm25 = None  # the answer path is measured on the real items (bench_answers)
+    new._answerer = None
     t = time.perf_counter()
     new.ivf = IVFIndex().fit(ix.dense_)
     new.ivf_fit_s = time.perf_counter() - t  # type: ignore[attr-defined]
@@ -154,6 +162,40 @@ def bench_size(model: Model, n: int, queries: int, questions: list[str], nprobe:
     }
 
 
+def bench_answers(model: Model, questions: list[str], n: int) -> dict:
+    """The answer path on the real catalogue: ``recommend({"query": q, "k": 10})`` for n
+    distinct real questions (no cache), and where its time goes."""
+    if model.answerer is None:
+        return {}
+    eng = Engine(model, MemoryEvents())
+    eng.result_cache_ttl = 0.0
+    day = dt.date(2026, 8, 20)
+    now = dt.datetime(2026, 8, 20, 12, tzinfo=dt.UTC)
+    qs = questions[:n]
+    for q in questions[n:n + 10]:
+        eng.recommend(RecommendRequest(query=q, k=10, date=day), now=now)  # warm up (models, matrices)
+    total, read, answer = [], [], []
+    for q in qs:
+        t = time.perf_counter()
+        eng.recommend(RecommendRequest(query=q, k=10, date=day), now=now)
+        total.append(time.perf_counter() - t)
+    eng._text_cache.clear()
+    allowed = model.catalog.recommendable
+    for q in qs:
+        t = time.perf_counter()
+        view = eng.query_view(eng.read_text(q))
+        read.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        model.answerer.rank(view, allowed)
+        answer.append(time.perf_counter() - t)
+    return {"items": len(model.catalog), "questions": len(qs),
+            "trained_ranker": bool(model.answer is not None and model.answer.booster is not None),
+            "dense": model.index.encoder_.name,
+            "recommend_ms": {"p50": round(pct(total, 50), 2), "p99": round(pct(total, 99), 2)},
+            "read_question_ms": {"p50": round(pct(read, 50), 2), "p99": round(pct(read, 99), 2)},
+            "answer_rank_ms": {"p50": round(pct(answer, 50), 2), "p99": round(pct(answer, 99), 2)}}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default=str(REPO / "models"))
@@ -170,10 +212,22 @@ def main() -> int:
     if qpath.exists():
         with qpath.open(encoding="utf-8") as fh:
             questions = [json.loads(line)["text"] for line in fh][:400]
-    results = [bench_size(model, int(n), args.queries, questions, args.nprobe) for n in args.sizes.split(",")]
+    answers = bench_answers(model, questions, args.queries)
+    results = [bench_size(model, int(n), args.queries, questions, args.nprobe)
+               for n in args.sizes.split(",") if n]
     if args.json:
-        print(json.dumps({"model": model.version, "base_items": len(model.catalog), "results": results}))
+        print(json.dumps({"model": model.version, "base_items": len(model.catalog), "answers": answers,
+                          "results": results}))
         return 0
+    if answers:
+        a = answers
+        print(f"answers on the real catalogue ({a['items']} items, dense {a['dense']}, "
+              f"{'trained ranker' if a['trained_ranker'] else 'rank fusion'}), {a['questions']} real questions:")
+        print(f"  recommend(query, k=10)  p50 {a['recommend_ms']['p50']:7.2f} ms   p99 {a['recommend_ms']['p99']:7.2f} ms")
+        print(f"    reading the question  p50 {a['read_question_ms']['p50']:7.2f} ms   "
+              f"p99 {a['read_question_ms']['p99']:7.2f} ms (tokens, lexicon, topics, sentence vector)")
+        print(f"    ranking the articles  p50 {a['answer_rank_ms']['p50']:7.2f} ms   "
+              f"p99 {a['answer_rank_ms']['p99']:7.2f} ms (first stages, features, ranker)")
     print(f"model {model.version} ({len(model.catalog)} real items); {args.queries} queries per size; medians of "
           f"single runs on this machine")
     for r in results:

@@ -10,6 +10,7 @@ writes a new version directory and registers it. Activation is the caller's choi
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -21,7 +22,16 @@ import numpy as np
 from corpus.schema import Item
 from corpus.taxonomy import Taxonomy, load_taxonomy
 from recommender.ann import IVFIndex
+from recommender.answer import (
+    AnswerConfig,
+    AnswerModel,
+    LabelledQuestion,
+    fit_answer_model,
+    load_article_labels,
+    prepare_training,
+)
 from recommender.artifacts import new_version_id, save_tokenizer, set_active, write_manifest
+from recommender.bm25 import BM25Index
 from recommender.catalog import Catalog, ItemMeta, serving_topics
 from recommender.classify import (
     ClassifierConfig,
@@ -32,6 +42,7 @@ from recommender.classify import (
     model_text,
     training_set,
 )
+from recommender.embed import EmbeddingCache, default_cache_path
 from recommender.index import IndexConfig, ItemIndex
 from recommender.jsonconfig import JsonConfig
 from recommender.store import Store
@@ -47,9 +58,35 @@ Progress = Callable[[str, float], None]
 class BuildConfig(JsonConfig):
     index: IndexConfig = field(default_factory=IndexConfig)
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
-    evaluate: bool = True  # grouped cross-validation of the classifier (the build's figures)
+    answer: AnswerConfig = field(default_factory=AnswerConfig)
+    # Questions labelled with the articles that answer them (STARD's format), to train the
+    # answer ranker; "auto" is ../shared/queries/stard_dev.jsonl where it exists.
+    questions: list[str] = field(default_factory=lambda: ["auto"])
+    evaluate: bool = True  # cross-validation of the classifier and the answer ranker (the build's figures)
     tokenizer_backend: str = "rjieba"
     ann_min_items: int = 20_000  # build an IVF index for candidate selection from this size
+
+
+def default_shared() -> Path:
+    """The shared folder: ``PUFA_SHARED``, else ``shared`` beside the checkout."""
+    env = os.environ.get("PUFA_SHARED")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared"
+
+
+def resolve_question_files(names: list[str]) -> list[Path]:
+    """The label files a build reads ("auto": the shared STARD questions, if present)."""
+    out: list[Path] = []
+    for name in names:
+        if name == "auto":
+            auto = default_shared() / "queries" / "stard_dev.jsonl"
+            if auto.exists():
+                out.append(auto)
+        else:
+            path = Path(name)
+            if not path.exists():
+                raise ValueError(f"labelled questions {path}: no such file")
+            out.append(path)
+    return out
 
 
 @dataclass
@@ -64,6 +101,7 @@ class BuildReport:
     timings: dict[str, float]
     classifier_cv: dict[str, Any] | None
     training: dict[str, int]
+    answer: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -111,9 +149,18 @@ def build_model(
 
     t = time.perf_counter()
     report_progress("indexing (TF-IDF, dense)", 0.2)
-    index = ItemIndex(cfg.index).fit([it.id for it in all_items], tokens, texts)
+
+    def embed_progress(done: int, total: int) -> None:
+        report_progress(f"embedding items ({cfg.index.dense_backend}) {done}/{total}", 0.2 + 0.1 * done / max(total, 1))
+
+    index = ItemIndex(cfg.index).fit([it.id for it in all_items], tokens, texts,
+                                     cache=EmbeddingCache(default_cache_path(models)), progress=embed_progress)
     ivf = IVFIndex().fit(index.dense_) if len(all_items) >= cfg.ann_min_items else None
     timings["index"] = time.perf_counter() - t
+    t = time.perf_counter()
+    report_progress("BM25 index", 0.32)
+    bm25 = BM25Index(cfg.answer.bm25_k1, cfg.answer.bm25_b).fit(tokens)
+    timings["bm25"] = time.perf_counter() - t
 
     topic_ids = tax.topic_ids
     expander = QueryExpander(tax)
@@ -162,11 +209,45 @@ def build_model(
     timings["tag"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    answer = AnswerModel(cfg.answer)
+    label_files = resolve_question_files(cfg.questions)
+    answer_report: dict[str, Any] = {"label_files": [str(f) for f in label_files]}
+    if label_files:
+        from recommender.engine import Engine, Model
+
+        model = Model(version="building", path=models, manifest={}, tokenizer=tokenizer, expander=expander,
+                      index=index, classifier=clf, catalog=catalog, taxonomy=tax, ivf=ivf, bm25=bm25,
+                      answer=answer)
+        questions: list[LabelledQuestion] = []
+        for f in label_files:
+            qs, stats = load_article_labels(f, catalog)
+            questions += qs
+            answer_report[f"labels:{f.name}"] = stats
+        if sum(1 for q in questions if q.gold) >= 2 * cfg.answer.cv_folds:
+            engine = Engine(model)
+            answerer = model.answerer
+            assert answerer is not None
+
+            def answer_progress(stage: str, fraction: float) -> None:
+                report_progress(f"answer ranker: {stage}", 0.9 + 0.05 * fraction)
+
+            ts = prepare_training(answerer, questions, lambda text: engine.query_view(engine.read_text(text)),
+                                  catalog.recommendable, progress=answer_progress)
+            answer = fit_answer_model(answerer, ts, cfg.answer, evaluate=cfg.evaluate, progress=answer_progress)
+            answer_report.update(answer.report)
+        else:
+            answer_report["skipped"] = "fewer labelled questions match this catalogue than the ranker needs"
+    answer.report = answer_report
+    timings["answer_ranker"] = time.perf_counter() - t
+
+    t = time.perf_counter()
     report_progress("writing the model version", 0.95)
     version = new_version_id()
     out = models / version
     tmp = models / f".{version}.tmp"
     tmp.mkdir(parents=True, exist_ok=False)
+    bm25.save(tmp / "bm25")
+    answer.save(tmp / "answer")
     save_tokenizer(tokenizer, tmp)
     expander.save(tmp / "lexicon.json")
     index.save(tmp / "index")
@@ -188,7 +269,7 @@ def build_model(
     report = BuildReport(
         version=version, path=str(out), n_items=len(all_items), by_type=by_type, by_status=by_status,
         n_terms=len(index.terms_), dense_dim=int(index.dense_.shape[1]), timings=timings,
-        classifier_cv=cv_dict, training=training_counts,
+        classifier_cv=cv_dict, training=training_counts, answer=answer_report,
     )
     write_manifest(tmp, {"version": version, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                          "topic_ids": topic_ids, "catalog_seq": catalog_seq, "report": report.to_dict()})

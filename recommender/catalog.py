@@ -9,7 +9,9 @@ classifier's calibrated scores lifted by the taxonomy's key-law mapping.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +22,7 @@ import numpy as np
 from corpus.schema import Item
 from corpus.taxonomy import Taxonomy
 
-__all__ = ["Catalog", "ItemMeta", "serving_topics"]
+__all__ = ["Catalog", "ItemMeta", "serving_topics", "snippet", "text_key"]
 
 RECOMMENDABLE_STATUS = "current"
 
@@ -44,16 +46,29 @@ class ItemMeta:
     parent_id: str | None = None
     superseded_by: str | None = None
     topic_source: str = "predicted"  # editor, author, predicted
+    article_label: str | None = None  # 第三十条, 第一百零二条之一
+    legal_level: str | None = None  # 法律, 行政法规, 司法解释 ...
+    snippet: str = ""  # the start of the text, shown with an answer
+    length: int = 0  # characters of the body
+    text_key: str = ""  # the same key for items with the same text (shown once in a list)
+    section: str | None = None  # an article's place in its law: 编 / 章 / 节 headings
 
     @classmethod
     def from_item(cls, item: Item, topic_source: str) -> ItemMeta:
         date = item.published_at or item.version_date
+        body = " ".join(item.body.split())
         return cls(
             id=item.id, type=item.type, title=item.title, status=item.status, retired=item.retired,
             law_title=item.law_title, article_no=item.article_no, audience=item.audience,
             region=item.region, groups=list(item.groups), must_know_for=list(item.must_know_for),
             published_at=date.isoformat() if date else None, parent_id=item.parent_id,
             superseded_by=item.superseded_by, topic_source=topic_source,
+            article_label=item.article_label, legal_level=item.legal_level,
+            snippet=snippet(body), length=len(body),
+            # An article is known by its label and words (the same regulation kept by two
+            # sources under two titles is one text); anything else by its title and words.
+            text_key=text_key(item.article_label or "" if item.type == "law_article" else item.title, body),
+            section=" / ".join(item.path) if item.type == "law_article" and item.path else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -62,6 +77,22 @@ class ItemMeta:
     @property
     def recommendable(self) -> bool:
         return self.status == RECOMMENDABLE_STATUS and not self.retired
+
+
+SNIPPET_CHARS = 80
+
+
+def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+    """The first ``limit`` characters of a text on one line, with … where it was cut."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit].rstrip() + "…"
+
+
+def text_key(title: str, body: str) -> str:
+    """Items with this key in common say the same thing (the same regulation held by two
+    sources): a list shows one of them."""
+    norm = re.sub(r"[\s\W_]+", "", f"{title}\x1f{body}")
+    return hashlib.sha1(norm.encode("utf-8")).hexdigest()[:16]
 
 
 def serving_topics(
@@ -119,7 +150,11 @@ class Catalog:
         self._must_know = {g: np.asarray(rows, dtype=np.int64) for g, rows in must.items()}
         self.types = np.asarray([m.type for m in self.metas], dtype=object)
         self.has_region = np.fromiter((bool(m.region) for m in self.metas), dtype=bool, count=n)
-        self.is_law_text = np.fromiter((m.type in ("law", "law_article") for m in self.metas), dtype=bool, count=n)
+        self.is_article = np.fromiter((m.type == "law_article" for m in self.metas), dtype=bool, count=n)
+        # Explainers, cases, Q&A ...: what follows the articles in an answer.
+        self.explanatory_rows = np.flatnonzero(
+            np.fromiter((m.type not in ("law", "law_article") for m in self.metas), dtype=bool, count=n))
+        self.text_keys = [m.text_key for m in self.metas]
         laws = sorted({m.law_title for m in self.metas if m.law_title})
         self.law_ids = {t: k for k, t in enumerate(laws)}
         self.law_of = np.fromiter((self.law_ids.get(m.law_title, -1) if m.law_title else -1 for m in self.metas),

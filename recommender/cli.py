@@ -147,6 +147,8 @@ def cmd_build(args: argparse.Namespace) -> int:
             _fail(f"--config {args.config}: {exc}")
     if args.no_eval:
         cfg.evaluate = False
+    if args.questions:
+        cfg.questions = [] if args.questions == ["none"] else list(args.questions)
     store = open_store(_db(args))
     bar = _Bar(False if args.json else None)
     try:
@@ -174,6 +176,20 @@ def cmd_build(args: argparse.Namespace) -> int:
                 print("  " + f"{tid:<26}{m['precision']:7.3f}{m['recall']:7.3f}{m['f1']:7.3f}{m['support']:8d}")
         print("  weakest: " + ", ".join(f"{t} {f:.3f}" for t, f in cv["weakest"]))
         print("  micro-F1 by source: " + ", ".join(f"{k} {v:.3f}" for k, v in cv["by_source_micro_f1"].items()))
+    ans = report.answer
+    if ans.get("label_files"):
+        for f in ans["label_files"]:
+            st = ans.get(f"labels:{Path(f).name}", {})
+            print(f"answer ranker: {st.get('questions', 0)} labelled questions from {f} "
+                  f"({st.get('matched', 0)} of {st.get('labels', 0)} labelled articles held and current)")
+        if ans.get("skipped"):
+            print(f"  not trained: {ans['skipped']}")
+        elif ans.get("cv"):
+            from recommender.answer import describe
+
+            print(f"  {ans['cv']['scheme']}: {describe(ans)}")
+    else:
+        print("answer ranker: no labelled questions; answers fuse BM25, the lexicon, dense and TF-IDF by rank")
     print("timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in report.timings.items()))
     return 0
 
@@ -427,6 +443,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", help="JSON file with a BuildConfig (index, classifier, evaluate)")
     s.add_argument("--no-eval", action="store_true", help="skip the classifier's cross-validation")
     s.add_argument("--no-activate", action="store_true", help="write the version but do not activate it")
+    s.add_argument("--questions", action="append", metavar="FILE",
+                   help="questions labelled with the articles that answer them, to train the answer ranker "
+                        "(repeatable; default: ../shared/queries/stard_dev.jsonl where present; 'none' for none)")
     s.set_defaults(func=cmd_build)
 
     s = sub.add_parser("classify", parents=[common], help="topics of a text, with the keywords that drove them")
@@ -467,7 +486,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("evaluate", parents=[common], help="the offline evaluation report",
                        description="Engine and baselines on labelled real questions, simulated people, "
                                    "group conformance and the campaign check.")
-    s.add_argument("--questions", help="labelled questions (default corpus/eval/real_questions_dev.jsonl)")
+    s.add_argument("--questions", help="labelled questions (default corpus/eval/real_questions_dev.jsonl); "
+                                       "'stard' or a file of questions labelled with articles evaluates answers "
+                                       "(recall@10/@100, nDCG@10, MRR@10, cross-validated)")
     s.add_argument("--shared", help="the shared folder with queries/real_questions.jsonl (default ../shared)")
     s.add_argument("--people", type=int, default=300, help="simulated people")
     s.add_argument("--config", help="JSON file with a PipelineConfig to evaluate")

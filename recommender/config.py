@@ -14,6 +14,7 @@ from recommender.index import IndexConfig
 from recommender.jsonconfig import JsonConfig
 
 __all__ = [
+    "AnswerListConfig",
     "CandidateConfig",
     "ClassifierConfig",
     "DiversityConfig",
@@ -98,6 +99,16 @@ class ReasonConfig(JsonConfig):
 
 
 @dataclass
+class AnswerListConfig(JsonConfig):
+    """A question's list (see ``Engine._answer``): the answer articles first."""
+
+    enabled: bool = True  # False: questions are ranked by the feed's blend (the engine before answers)
+    max_other: int = 2  # explainers, cases, Q&A on the question after the articles (when k >= 5)
+    max_campaign: int = 1  # of which from a campaign
+    max_law_run: int = 3  # consecutive articles of one law, unless the question names it
+
+
+@dataclass
 class PipelineConfig(JsonConfig):
     profile: ProfileConfig = field(default_factory=ProfileConfig)
     candidates: CandidateConfig = field(default_factory=CandidateConfig)
@@ -105,3 +116,4 @@ class PipelineConfig(JsonConfig):
     filters: FilterConfig = field(default_factory=FilterConfig)
     diversity: DiversityConfig = field(default_factory=DiversityConfig)
     reasons: ReasonConfig = field(default_factory=ReasonConfig)
+    answer: AnswerListConfig = field(default_factory=AnswerListConfig)

@@ -25,13 +25,15 @@ import numpy as np
 from corpus.schema import Item
 from corpus.taxonomy import Campaign, Taxonomy, load_taxonomy
 from recommender.ann import IVFIndex
+from recommender.answer import Answerer, AnswerModel, QueryView
 from recommender.artifacts import ArtifactError, active_version, load_tokenizer, read_manifest
+from recommender.bm25 import BM25Index
 from recommender.catalog import Catalog, ItemMeta, serving_topics
 from recommender.classify import QueryExpander, TopicClassifier, model_context, model_text
 from recommender.config import PipelineConfig
 from recommender.index import ItemIndex
 from recommender.profiles import GroupPriors, ProfileBuilder, TextSignal, UserProfile
-from recommender.rank import RankContext, Ranker
+from recommender.rank import RankContext, Ranked, Ranker
 from recommender.text import LegalTokenizer
 
 __all__ = [
@@ -58,6 +60,19 @@ class Model:
     catalog: Catalog
     taxonomy: Taxonomy
     ivf: IVFIndex | None = None
+    bm25: BM25Index | None = None  # None in versions built before the answer path
+    answer: AnswerModel | None = None
+    _answerer: Answerer | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def answerer(self) -> Answerer | None:
+        """The answer path of this snapshot (built on first use; a changed catalogue is a new
+        snapshot, so it never reads stale rows)."""
+        if self.bm25 is None:
+            return None
+        if self._answerer is None:
+            self._answerer = Answerer(self.catalog, self.index, self.bm25, self.answer, ivf=self.ivf)
+        return self._answerer
 
     def classify(self, text: str, title: str | None = None, *, min_score: float = 0.2,
                  limit: int = 5) -> dict[str, Any]:
@@ -84,10 +99,12 @@ def load_model(path: str | Path, *, taxonomy: Taxonomy | None = None) -> Model:
     catalog = Catalog.load(d / "catalog")
     if index.ids_ != [m.id for m in catalog.metas]:
         raise ArtifactError(f"{d}: index and catalog rows do not match")
+    bm25 = BM25Index.load(d / "bm25") if (d / "bm25" / "bm25.json").exists() else None
+    answer = AnswerModel.load(d / "answer") if (d / "answer" / "answer.json").exists() else None
     return Model(
         version=manifest["version"], path=d, manifest=manifest, tokenizer=tokenizer, expander=expander,
         index=index, classifier=TopicClassifier.load(d / "classifier", tokenizer=tokenizer, expander=expander),
-        catalog=catalog, taxonomy=tax, ivf=IVFIndex.load(d / "index"),
+        catalog=catalog, taxonomy=tax, ivf=IVFIndex.load(d / "index"), bm25=bm25, answer=answer,
     )
 
 
@@ -315,7 +332,7 @@ class Engine:
         expanded = m.expander.expand(text)
         tokens = m.tokenizer.tokenize(expanded)
         sparse = m.index.vectorize([tokens])
-        dense = m.index.embed([tokens], [expanded])[0]
+        dense = m.index.embed_query(tokens, text)
         probs = m.classifier.predict_proba([text])[0].astype(np.float32)
         hints = np.zeros_like(probs)
         for _, _, topics in m.expander.matches(text):
@@ -323,7 +340,8 @@ class Engine:
                 j = m.catalog.topic_index.get(t)
                 if j is not None:
                     hints[j] = 0.6
-        signal = TextSignal(text, tokens, sparse, dense, np.maximum(probs, hints))
+        signal = TextSignal(text, tokens, sparse, dense, np.maximum(probs, hints),
+                            own_tokens=m.tokenizer.tokenize(text))
         with self._lock:
             self._text_cache[text] = signal
             while len(self._text_cache) > self._text_cache_size:
@@ -457,19 +475,14 @@ class Engine:
             exclude_seen=exclude_seen and personalized, region=region, co_reading=co,
             daily_cap_left=cap_left,
         )
-        ranked = self.ranker.rank(ctx, m.catalog, m.index, m.ivf)
-        items = []
-        cat = m.catalog
-        for r in ranked:
-            meta = cat.metas[r.row]
-            topics = [self.topic_ids[j] for j in np.argsort(-cat.topics[r.row])[:3] if cat.topics[r.row, j] >= 0.3]
-            entry: dict[str, Any] = {"item_id": meta.id, "title": meta.title, "type": meta.type,
-                                     "score": round(r.score, 4), "topics": topics, "reasons": r.reasons}
-            if meta.law_title:
-                entry["law_title"] = meta.law_title
-            if meta.article_no is not None:
-                entry["article_no"] = meta.article_no
-            items.append(entry)
+        answer_signal = None
+        if profile.query is not None and (profile.query.kind == "request" or profile.query_is_newest):
+            answer_signal = profile.query.signal
+        if answer_signal is not None and m.answerer is not None and cfg.answer.enabled:
+            ranked = self._answer(ctx, m, answer_signal)
+        else:
+            ranked = self.ranker.rank(ctx, m.catalog, m.index, m.ivf)
+        items = [self._entry(m.catalog, r) for r in ranked]
         result = RecommendResult(
             request_id=uuid.uuid4().hex, model_version=m.version, items=items,
             personalized=personalized, cold_start=profile.cold_start, fallback=fallback, groups=groups,
@@ -481,6 +494,82 @@ class Engine:
                 while len(self._result_cache) > 2048:
                     self._result_cache.popitem(last=False)
         return result
+
+    def _entry(self, cat: Catalog, r: Ranked) -> dict[str, Any]:
+        meta = cat.metas[r.row]
+        topics = [self.topic_ids[j] for j in np.argsort(-cat.topics[r.row])[:3] if cat.topics[r.row, j] >= 0.3]
+        entry: dict[str, Any] = {"item_id": meta.id, "title": meta.title, "type": meta.type,
+                                 "score": round(r.score, 4), "topics": topics, "reasons": r.reasons}
+        if meta.law_title:
+            entry["law_title"] = meta.law_title
+        if meta.article_no is not None:
+            entry["article_no"] = meta.article_no
+        if meta.article_label:
+            entry["article_label"] = meta.article_label
+        if meta.snippet:
+            entry["snippet"] = meta.snippet
+        return entry
+
+    # -- answers --------------------------------------------------------------------------------
+    def query_view(self, signal: TextSignal) -> QueryView:
+        own = signal.own_tokens if signal.own_tokens is not None else self.model.tokenizer.tokenize(signal.text)
+        return QueryView(signal.text, own, signal.tokens, signal.dense, signal.sparse, signal.topics)
+
+    def _answer(self, ctx: RankContext, m: Model, signal: TextSignal) -> list[Ranked]:
+        """A question's list: the articles that answer it first, each saying which article
+        it is; then at most ``answer.max_other`` explainers, cases or Q&A on the question (of
+        which at most one may come from a campaign); the feed fills any place left."""
+        cfg = self.config.answer
+        cat = m.catalog
+        answerer = m.answerer
+        assert answerer is not None
+        k = ctx.k if ctx.daily_cap_left is None else max(0, min(ctx.k, ctx.daily_cap_left))
+        if k == 0:
+            return []
+        allowed = self.ranker.filters.allowed(ctx, cat)
+        rows, scores = answerer.rank(self.query_view(signal), allowed)
+        # Explanatory items on the question, scored by the feed's blend (over those few rows only).
+        others: list[Ranked] = []
+        expl = cat.explanatory_rows[allowed[cat.explanatory_rows]]
+        from_campaign = 0
+        if expl.size and k >= 5:
+            total, comps = self.ranker.scorer.score(ctx, cat, m.index, expl)
+            for i in np.argsort(-total, kind="stable")[:50]:
+                if len(others) >= cfg.max_other:
+                    break
+                c = {name: float(v[i]) for name, v in comps.items()}
+                reasons = self.ranker.explainer.reasons(ctx, cat, int(expl[i]), c)
+                on_question = any(name.startswith("query_") and v > 0 for name, v in c.items()) and \
+                    reasons[0].startswith("与您的")
+                if not on_question:
+                    if c.get("campaign", 0.0) <= 0 or from_campaign >= cfg.max_campaign:
+                        continue
+                    from_campaign += 1
+                others.append(Ranked(int(expl[i]), float(total[i]), c, reasons))
+        named = answerer.static.named_laws(signal.text)
+        articles = _compose_articles(cat, rows, scores, k - len(others), cfg.max_law_run, named)
+        out = [Ranked(int(r), float(s), {"answer": float(s)},
+                      [f"与您的问题相关：{cat.metas[r].law_title}{cat.metas[r].article_label or ''}"])
+               for r, s in articles]
+        keys = {cat.metas[r.row].text_key for r in out}
+        fill = others
+        if len(out) + len(others) < k:
+            # Few articles answer (a catalogue of explainers): the feed fills the list.
+            fill = others + self.ranker.rank(dataclasses.replace(ctx, k=2 * k, daily_cap_left=None), cat,
+                                             m.index, m.ivf)
+        for r in fill:
+            if len(out) >= k:
+                break
+            if cat.metas[r.row].text_key in keys:
+                continue
+            keys.add(cat.metas[r.row].text_key)
+            out.append(r)
+        # Scores read in list order (an explainer placed after the answer keeps its own
+        # relevance, capped by the item above it).
+        for i in range(1, len(out)):
+            if out[i].score > out[i - 1].score:
+                out[i] = dataclasses.replace(out[i], score=out[i - 1].score)
+        return out
 
     # -- catalogue changes ----------------------------------------------------------------------
     def add_items(self, items: Sequence[Item], editor_tags: dict[str, list[str]] | None = None) -> dict[str, list[dict[str, Any]]]:
@@ -524,3 +613,27 @@ def campaign_from_dict(raw: dict[str, Any]) -> Campaign:
         reason=str(raw.get("reason") or raw.get("name") or ""), groups=tuple(raw.get("groups") or ()),
         region=raw.get("region"),
     )
+
+
+def _compose_articles(cat: Catalog, rows: np.ndarray, scores: np.ndarray, n: int, max_run: int,
+                      named: set[int]) -> list[tuple[int, float]]:
+    """The best ``n`` articles in ranker order, each text once, and no more than ``max_run``
+    articles of one law in a row unless the question names that law (a later article of
+    another law moves up; when none is left the run goes on)."""
+    out: list[tuple[int, float]] = []
+    keys: set[str] = set()
+    pending: list[tuple[int, float]] = []
+    for r, s in zip(rows[: max(4 * n, 50)], scores[: max(4 * n, 50)], strict=True):
+        key = cat.metas[int(r)].text_key
+        if key not in keys:
+            keys.add(key)
+            pending.append((int(r), float(s)))
+    while pending and len(out) < n:
+        pick = 0
+        if len(out) >= max_run:
+            last = {int(cat.law_of[r]) for r, _ in out[-max_run:]}
+            if len(last) == 1 and next(iter(last)) not in named:
+                run_law = next(iter(last))
+                pick = next((i for i, (r, _) in enumerate(pending) if int(cat.law_of[r]) != run_law), 0)
+        out.append(pending.pop(pick))
+    return out

@@ -462,10 +462,20 @@ def format_report(rep: EvalReport) -> str:
 
 
 def run_cli(args: Any, model: Model) -> int:
-    """``pufa evaluate``."""
+    """``pufa evaluate``; ``--questions stard`` (or any file of questions labelled with
+    articles) evaluates the answer path instead (:mod:`recommender.answer_eval`)."""
     import sys
 
     shared = Path(args.shared) if args.shared else REPO.parent / "shared"
+    if args.questions and (args.questions == "stard" or _labels_articles(Path(args.questions))):
+        from recommender.answer_eval import run_answer_cli
+
+        label_file = shared / "queries" / "stard_dev.jsonl" if args.questions == "stard" else Path(args.questions)
+        if not label_file.exists():
+            print(f"pufa: {label_file}: no such file (the shared folder beside the checkout, or --shared)",
+                  file=sys.stderr)
+            return 2
+        return run_answer_cli(args, model, label_file, _item_texts(args, model, body_only=True))
     labels = Path(args.questions) if args.questions else DEFAULT_QUESTIONS
     questions = None
     try:
@@ -485,7 +495,17 @@ def run_cli(args: Any, model: Model) -> int:
     return 0
 
 
-def _item_texts(args: Any, model: Model) -> list[str] | None:
+def _labels_articles(path: Path) -> bool:
+    """True when the file's questions are labelled with articles (STARD's format)."""
+    try:
+        with path.open(encoding="utf-8") as fh:
+            first = next((line for line in fh if line.strip()), "")
+        return "articles" in json.loads(first)
+    except (OSError, ValueError):
+        return False
+
+
+def _item_texts(args: Any, model: Model, body_only: bool = False) -> list[str] | None:
     """Item texts (for BM25) from the database, row-aligned with the catalogue."""
     import os
 
@@ -497,4 +517,6 @@ def _item_texts(args: Any, model: Model) -> list[str] | None:
         items = store.get_items([m.id for m in model.catalog.metas])
     except Exception:
         return None
+    if body_only:
+        return [items[m.id].body if m.id in items else m.title for m in model.catalog.metas]
     return [items[m.id].text if m.id in items else m.title for m in model.catalog.metas]

@@ -13,7 +13,7 @@ import copy
 import json
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,6 +23,7 @@ import scipy.sparse as sp
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from recommender.embed import ENCODERS, EmbeddingCache, SentenceModel, embed_passages, sentence_model
 from recommender.jsonconfig import JsonConfig
 
 __all__ = ["DenseEncoder", "IndexConfig", "ItemIndex", "LsaEncoder", "SentenceEncoder"]
@@ -38,11 +39,12 @@ class IndexConfig(JsonConfig):
     max_df: float = 0.5
     max_features: int | None = 200_000
     sublinear_tf: bool = True
-    dense_backend: str = "lsa"  # "lsa" or "sentence" (a local sentence-embedding model)
+    # "lsa" (TruncatedSVD of TF-IDF), or a sentence model shipped in its package: "e5"
+    # (multilingual-e5-small, 4-bit) or "use" (USE multilingual v3); see recommender.embed.
+    dense_backend: str = "e5"
     dense_dim: int = 256
     svd_iter: int = 5
     random_state: int = 0
-    sentence_model: str | None = None  # path of a local sentence-transformers model
 
 
 
@@ -96,47 +98,36 @@ class LsaEncoder:
 
 
 class SentenceEncoder:
-    """A local sentence-transformers model (``IndexConfig.sentence_model`` is its path).
+    """A multilingual sentence model shipped inside its package (``use`` or ``e5``, see
+    :mod:`recommender.embed`): items are embedded as passages, people's words as queries.
+    Vectors of item texts are cached by text, so a rebuild embeds only new texts."""
 
-    Optional: needs the ``sentence-transformers`` package and a model on disk; nothing is
-    downloaded at run time. Texts are encoded as given (titles plus the start of the body).
-    """
+    def __init__(self, model: str, cache: EmbeddingCache | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> None:
+        self.name = model
+        self.cache = cache
+        self.progress = progress
 
-    name = "sentence"
-
-    def __init__(self, model_path: str) -> None:
-        self.model_path = model_path
-        self._model: Any = None
-
-    def _load(self) -> Any:
-        if self._model is None:
-            try:
-                from sentence_transformers import SentenceTransformer
-            except ImportError as exc:  # pragma: no cover - depends on optional packages
-                raise RuntimeError(
-                    "dense_backend 'sentence' needs the sentence-transformers package; "
-                    "install it or use the default 'lsa'"
-                ) from exc
-            if not Path(self.model_path).exists():
-                raise RuntimeError(f"sentence model not found at {self.model_path}")
-            self._model = SentenceTransformer(self.model_path, device="cpu")
-        return self._model
+    def _model(self) -> SentenceModel:
+        return sentence_model(self.name)
 
     def fit(self, tfidf: sp.csr_matrix, texts: Sequence[str] | None = None) -> SentenceEncoder:
-        self._load()
+        self._model()
         return self
 
     def encode(self, tfidf: sp.csr_matrix, texts: Sequence[str] | None = None) -> np.ndarray:
         if texts is None:
-            raise ValueError("the sentence encoder needs the raw texts")
-        vecs = self._load().encode([t[:512] for t in texts], normalize_embeddings=True)
-        return np.asarray(vecs, dtype=np.float32)
+            raise ValueError(f"the {self.name} encoder needs the raw texts")
+        return embed_passages(self._model(), texts, self.cache, self.progress)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return _l2(self._model().query(text)[None, :])[0]
 
     def save(self, directory: Path) -> None:
-        (directory / "sentence_model.txt").write_text(self.model_path, encoding="utf-8")
+        pass
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"model_path": self.model_path, "_model": None}
+        return {"name": self.name, "cache": None, "progress": None}
 
 
 def _l2(x: np.ndarray) -> np.ndarray:
@@ -150,11 +141,17 @@ class ItemIndex:
 
     def __init__(self, config: IndexConfig | None = None) -> None:
         self.config = config or IndexConfig()
+        self._cache: EmbeddingCache | None = None
+        self._progress: Callable[[int, int], None] | None = None
 
     # -- fitting -----------------------------------------------------------------------------
     def fit(
-        self, ids: Sequence[str], tokens: Sequence[list[str]], texts: Sequence[str] | None = None
+        self, ids: Sequence[str], tokens: Sequence[list[str]], texts: Sequence[str] | None = None, *,
+        cache: EmbeddingCache | None = None, progress: Callable[[int, int], None] | None = None,
     ) -> ItemIndex:
+        """``cache`` keeps sentence vectors between builds; ``progress(done, total)`` follows
+        the embedding of the texts (the slow part with a sentence model)."""
+        self._cache, self._progress = cache, progress
         if len(ids) != len(tokens):
             raise ValueError("ids and tokens must have the same length")
         if len(set(ids)) != len(ids):
@@ -182,11 +179,9 @@ class ItemIndex:
         cfg = self.config
         if cfg.dense_backend == "lsa":
             return LsaEncoder(cfg.dense_dim, cfg.svd_iter, cfg.random_state)
-        if cfg.dense_backend == "sentence":
-            if not cfg.sentence_model:
-                raise ValueError("dense_backend 'sentence' needs IndexConfig.sentence_model")
-            return SentenceEncoder(cfg.sentence_model)
-        raise ValueError(f"unknown dense_backend {cfg.dense_backend!r}")
+        if cfg.dense_backend in ENCODERS:
+            return SentenceEncoder(cfg.dense_backend, self._cache, self._progress)
+        raise ValueError(f"unknown dense_backend {cfg.dense_backend!r}: 'lsa' or one of {list(ENCODERS)}")
 
     # -- vectorising new text ------------------------------------------------------------------
     def vectorize(self, tokens_list: Sequence[list[str]]) -> sp.csr_matrix:
@@ -215,8 +210,15 @@ class ItemIndex:
         )
 
     def embed(self, tokens_list: Sequence[list[str]], texts: Sequence[str] | None = None) -> np.ndarray:
-        """Dense unit vectors for new text (zero vectors where no token is known)."""
+        """Dense unit vectors for new items' text (zero vectors where no token is known)."""
         return self.encoder_.encode(self.vectorize(tokens_list), texts)
+
+    def embed_query(self, tokens: list[str], text: str) -> np.ndarray:
+        """The dense unit vector of a person's question or search (a sentence model reads it
+        as a query, not as a passage)."""
+        if isinstance(self.encoder_, SentenceEncoder):
+            return self.encoder_.encode_query(text)
+        return self.encoder_.encode(self.vectorize([tokens]), [text])[0]
 
     # -- rows and ids --------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -360,7 +362,8 @@ class ItemIndex:
         idx.dense_ = np.load(d / "dense.npy")
         if meta["encoder"] == "lsa":
             idx.encoder_ = LsaEncoder.load(d, {"dim": meta["dense_dim"], **meta})
+        elif meta["encoder"] in ENCODERS:
+            idx.encoder_ = SentenceEncoder(meta["encoder"])
         else:
-            path = (d / "sentence_model.txt").read_text(encoding="utf-8").strip()
-            idx.encoder_ = SentenceEncoder(path)
+            raise ValueError(f"{d}: unknown dense encoder {meta['encoder']!r}")
         return idx

@@ -92,6 +92,7 @@ class TextSignal:
     dense: np.ndarray
     topics: np.ndarray  # calibrated probabilities, one per topic
     keywords: list[str] = field(default_factory=list)
+    own_tokens: list[str] | None = None  # the text's tokens before the lexicon's rewriting
 
 
 @dataclass
@@ -122,6 +123,7 @@ class UserProfile:
     n_events: int
     cold_start: bool
     cold_start_reason: str | None = None
+    query_is_newest: bool = False  # the person's newest event is that question or search
 
     def tags(self, topic_ids: Sequence[str], min_weight: float = 0.15) -> list[dict[str, Any]]:
         """Topics the engine believes the person cares about, strongest first, with the source
@@ -249,6 +251,7 @@ class ProfileBuilder:
             norm = float(np.linalg.norm(dense_sum))
             dense = (dense_sum / norm).astype(np.float32) if norm > 0 else None
         query = None
+        query_is_newest = False
         if latest_query is not None:
             ev, age = latest_query
             weight = 0.5 ** (age / cfg.query_half_life_days)
@@ -259,6 +262,7 @@ class ProfileBuilder:
                 mixed = dense + signal.dense * weight
                 dense = (mixed / (np.linalg.norm(mixed) or 1.0)).astype(np.float32)
             query = QuerySignal(signal, float(weight), ev["type"], ev.get("ts"))
+            query_is_newest = ev is events[-1]
         confidence = 1.0 - math.exp(-total_positive / 3.0)
         cold = not events
         return UserProfile(
@@ -266,5 +270,5 @@ class ProfileBuilder:
             topic_weights=topic_weights, topic_sources=sources, dense=dense, confidence=float(confidence),
             query=query, seen=seen, dismissed=dismissed, completed=completed, recent_positive=recent[-50:],
             removed_tags=removed, n_events=len(events), cold_start=cold,
-            cold_start_reason="no history yet" if cold else None,
+            cold_start_reason="no history yet" if cold else None, query_is_newest=query_is_newest,
         )

@@ -53,6 +53,15 @@ def sqlite_url(tmp_path):
     return f"sqlite:///{tmp_path / 'pufa.db'}"
 
 
+def pytest_configure(config):
+    # One cache of sentence vectors for the whole session: the many small builds of the tests
+    # embed the sample content once (real servers started by the tests inherit it).
+    if "PUFA_EMBED_CACHE" not in os.environ:
+        import tempfile
+
+        os.environ["PUFA_EMBED_CACHE"] = str(Path(tempfile.mkdtemp(prefix="pufa-embed-")) / "embeddings.sqlite3")
+
+
 def pytest_report_header(config):
     return f"shared corpus: {SHARED_CORPUS} ({'present' if SHARED_CORPUS.exists() else 'ABSENT: realdata tests skip'})"
 

@@ -21,7 +21,7 @@ DOCS = {
 def index(tokenizer):
     ids = list(DOCS)
     toks = [tokenizer.tokenize(DOCS[i]) for i in ids]
-    return ItemIndex(IndexConfig(min_df=1, dense_dim=8)).fit(ids, toks, [DOCS[i] for i in ids])
+    return ItemIndex(IndexConfig(min_df=1, dense_dim=8, dense_backend="lsa")).fit(ids, toks, [DOCS[i] for i in ids])
 
 
 def test_sparse_search_finds_the_known_document(index, tokenizer):
@@ -87,8 +87,32 @@ def test_config_round_trips_json():
         IndexConfig.from_dict({"dense_dimension": 3})
 
 
-def test_sentence_backend_needs_a_local_model(tokenizer):
-    with pytest.raises(ValueError, match="sentence_model"):
-        ItemIndex(IndexConfig(dense_backend="sentence")).fit(["a", "b"], [["x"], ["y"]])
+def test_unknown_dense_backend_is_an_error():
     with pytest.raises(ValueError, match="dense_backend"):
         ItemIndex(IndexConfig(dense_backend="word2vec")).fit(["a", "b"], [["x"], ["y"]])
+
+
+@pytest.mark.parametrize("backend", ["e5", "use"])
+def test_sentence_backends_shipped_in_their_wheels(tokenizer, tmp_path, backend):
+    """e5 and USE read questions by meaning; vectors come back from the cache unchanged."""
+    from recommender.embed import EmbeddingCache
+
+    ids = list(DOCS)
+    texts = [DOCS[i] for i in ids]
+    cache = EmbeddingCache(tmp_path / "vectors.sqlite3")
+    idx = ItemIndex(IndexConfig(min_df=1, dense_backend=backend)).fit(
+        ids, [tokenizer.tokenize(t) for t in texts], texts, cache=cache)
+    assert np.allclose(np.linalg.norm(idx.dense_, axis=1), 1.0, atol=1e-4)
+    for query, expected in [("丈夫喝醉了打我，法院能管吗", "dv"), ("包工头跑了，工钱找谁要", "wage")]:
+        vec = idx.embed_query(tokenizer.tokenize(query), query)
+        assert idx.search_dense(vec, k=1)[0][0] == expected, (backend, query, idx.search_dense(vec, k=3))
+    done = []
+    again = ItemIndex(IndexConfig(min_df=1, dense_backend=backend)).fit(
+        ids, [tokenizer.tokenize(t) for t in texts], texts, cache=cache, progress=lambda d, n: done.append((d, n)))
+    assert np.allclose(again.dense_, idx.dense_, atol=1e-6)
+    assert done[0] == (len(ids), len(ids))  # every vector came from the cache
+    idx.save(tmp_path / "idx")
+    loaded = ItemIndex.load(tmp_path / "idx")
+    assert np.array_equal(loaded.dense_, idx.dense_)
+    q = "草场流转合同"
+    assert np.allclose(loaded.embed_query(tokenizer.tokenize(q), q), idx.embed_query(tokenizer.tokenize(q), q))

@@ -440,10 +440,24 @@ def _one_file_per_text(docs: list[_LawDoc], warnings: list[str]) -> list[_LawDoc
         by_body.setdefault(hashlib.sha1(body.encode("utf-8")).hexdigest(), []).append(doc)
     for same in by_body.values():
         same.sort(key=lambda d: (d.level is not None, d.version_date or dt.date.min, len(d.title)), reverse=True)
-        out.append(same[0])
-        for dup in same[1:]:
-            warnings.append(f"{dup.path}: same text as {same[0].path}; imported once")
+        kept: list[_LawDoc] = []
+        for doc in same:
+            twin = next((k for k in kept if _same_version(k, doc)), None)
+            if twin is None:
+                kept.append(doc)
+            else:
+                warnings.append(f"{doc.path}: same text as {twin.path}; imported once")
+        out.extend(kept)
     return out
+
+
+def _same_version(a: _LawDoc, b: _LawDoc) -> bool:
+    """Two files of one text are one version when their dates are at most two months apart
+    (a publication and an effective date) or one is undated; years apart they are two
+    versions whose text did not change."""
+    if a.version_date is None or b.version_date is None:
+        return True
+    return abs((a.version_date - b.version_date).days) <= 62
 
 
 def load_law_markdown(paths: Iterable[Path]) -> LoadResult:

@@ -533,16 +533,32 @@ class Answerer:
         return self.rank_prepared(q, self.prepare(q, allowed, nb.brought), nb)
 
     def rank_prepared(self, q: QueryView, p: _Prepared, nb: _Neighbours) -> tuple[np.ndarray, np.ndarray]:
-        """Rank a question whose first stages have run (training and evaluation reuse them)."""
-        if self.model is None or self.model.booster is None:
-            keep = np.isin(p.rows, p.candidates)
-            rows, fused = p.rows[keep], p.fused[keep]
-            order = np.argsort(-fused, kind="stable")
-            return rows[order], fused[order]
+        """Rank a question whose first stages have run (training and evaluation reuse them).
+        Only supported articles are answers (see :func:`supported`)."""
         rows, X = self.features(q, p, nb)
-        scores = self.model.predict(X)
+        if self.model is None or self.model.booster is None:
+            scores = p.fused[np.searchsorted(p.rows, rows)]
+        else:
+            scores = self.model.predict(X)
+        keep = supported(X, self.config.per_source)
+        rows, scores = rows[keep], scores[keep]
         order = np.argsort(-scores, kind="stable")
         return rows[order], scores[order]
+
+
+_COL = {name: j for j, name in enumerate(FEATURE_NAMES)}
+
+
+def supported(X: np.ndarray, per_source: int) -> np.ndarray:
+    """Articles that can be an answer: they share words with the question (its own or the
+    lexicon's), or answered a similar labelled question, or are among the nearest by meaning
+    in a law that shares words with the question. A sentence model finds *some* nearest
+    article for any text; an article of a law the question has no word of is not an answer."""
+    lexical = (X[:, _COL["bm25_score"]] > 0) | (X[:, _COL["bm25_lexicon_score"]] > 0) | (X[:, _COL["tfidf_score"]] > 0)
+    labelled = (X[:, _COL["knn_dense_article"]] > 0) | (X[:, _COL["knn_tfidf_article"]] > 0)
+    law_lexical = (X[:, _COL["bm25_law_rel"]] > -1) | (X[:, _COL["bm25_lexicon_law_rel"]] > -1)
+    near = X[:, _COL["dense_log_rank"]] < np.log1p(per_source)
+    return lexical | labelled | (near & law_lexical)
 
 
 @dataclass

@@ -601,7 +601,8 @@ class Engine:
             ivf = m.ivf
             if ivf is not None and new_ids:
                 ivf = ivf.with_added(index.dense_[[index.row_[i] for i in new_ids]])
-            self.model = dataclasses.replace(m, index=index, catalog=catalog, ivf=ivf)
+            bm25 = m.bm25.with_added([index.row_[it.id] for it in items], tokens) if m.bm25 is not None else None
+            self.model = dataclasses.replace(m, index=index, catalog=catalog, ivf=ivf, bm25=bm25)
         return predictions
 
 

@@ -94,7 +94,7 @@ def test_main_job_from_an_empty_database_and_no_event_lost_when_killed(fresh):
         profile = httpx.get(f"{server.url}/v1/users/{user}").json()
         assert profile["events"] == 41
         body = httpx.post(server.url + "/v1/recommendations", json={"user_id": user, "k": 5}).json()
-        assert "与您的提问相关" in body["items"][0]["reasons"]
+        assert any(r.startswith(("与您的提问相关", "与您的问题相关：")) for r in body["items"][0]["reasons"])
         # Retrying the acknowledged batch after the crash stores nothing twice.
         again = httpx.post(server.url + "/v1/events", json={"events": events}).json()
         assert again["accepted"] == 0 and again["duplicates"] == 40
@@ -213,7 +213,7 @@ def test_duties_through_a_real_server_with_keys(backend_env, tmp_path):
             anonymous = c.post("/v1/recommendations", json={"k": 5, "personalized": False},
                                headers=h("platform")).json()
             assert [i["item_id"] for i in plain["items"]] == [i["item_id"] for i in anonymous["items"]]
-            assert "与您的提问相关" in personal["items"][0]["reasons"]
+            assert any(r.startswith(("与您的提问相关", "与您的问题相关：")) for r in personal["items"][0]["reasons"])
             tags = c.get(f"/v1/users/{user}", headers=h("platform")).json()["tags"]
             assert any(t["topic"] == "labour" for t in tags)
             after = c.delete(f"/v1/users/{user}/tags/labour", headers=h("platform")).json()

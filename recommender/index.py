@@ -130,6 +130,21 @@ class SentenceEncoder:
         return {"name": self.name, "cache": None, "progress": None}
 
 
+def dense_floor(dense: np.ndarray, seed: int = 0, pairs: int = 4000) -> float:
+    """The cosine of two unrelated items: the median over random pairs. A sentence model puts
+    any two legal texts at 0.7-0.9 (its cosines are bunched), LSA near 0; scores rescale
+    ``(cos - floor) / (1 - floor)`` so that one blend weight means the same for every backend."""
+    n = dense.shape[0]
+    if n < 3:
+        return 0.0
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, n, pairs), rng.integers(0, n, pairs)
+    keep = a != b
+    sims = np.einsum("ij,ij->i", dense[a[keep]], dense[b[keep]])
+    sims = sims[np.abs(sims) > 0]  # items with no vector say nothing
+    return float(np.clip(np.median(sims), 0.0, 0.95)) if sims.size else 0.0
+
+
 def _l2(x: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
@@ -171,6 +186,7 @@ class ItemIndex:
         self.tfidf_ = tfidf
         self.encoder_ = self._make_encoder().fit(tfidf, texts)
         self.dense_ = self.encoder_.encode(tfidf, texts)
+        self.dense_floor_ = dense_floor(self.dense_, cfg.random_state)
         self.ids_: list[str] = list(ids)
         self.row_: dict[str, int] = {i: r for r, i in enumerate(self.ids_)}
         return self
@@ -219,6 +235,11 @@ class ItemIndex:
         if isinstance(self.encoder_, SentenceEncoder):
             return self.encoder_.encode_query(text)
         return self.encoder_.encode(self.vectorize([tokens]), [text])[0]
+
+    def rescale(self, cosines: np.ndarray) -> np.ndarray:
+        """Cosines mapped to [0, 1] above the floor of unrelated items (see :func:`dense_floor`)."""
+        floor = getattr(self, "dense_floor_", 0.0)
+        return np.clip((cosines - floor) / (1.0 - floor), 0.0, 1.0)
 
     # -- rows and ids --------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -341,7 +362,7 @@ class ItemIndex:
         meta = {
             "format": FORMAT_VERSION, "config": self.config.to_dict(), "n_items": len(self.ids_),
             "n_terms": len(self.terms_), "dense_dim": int(self.dense_.shape[1]),
-            "encoder": self.encoder_.name,
+            "encoder": self.encoder_.name, "dense_floor": self.dense_floor_,
             "explained_variance_ratio": getattr(self.encoder_, "explained_variance_ratio_", None),
         }
         (d / "index.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -360,6 +381,7 @@ class ItemIndex:
         idx.idf_ = np.load(d / "idf.npy")
         idx.tfidf_ = sp.load_npz(d / "tfidf.npz").tocsr()
         idx.dense_ = np.load(d / "dense.npy")
+        idx.dense_floor_ = float(meta.get("dense_floor", 0.0))
         if meta["encoder"] == "lsa":
             idx.encoder_ = LsaEncoder.load(d, {"dim": meta["dense_dim"], **meta})
         elif meta["encoder"] in ENCODERS:

@@ -210,13 +210,13 @@ class Scorer:
             u = p.topic_weights / np.linalg.norm(p.topic_weights)
             comp["profile_topic"] = np.clip(Tu @ u, 0, 1) * p.confidence
         if p.dense is not None:
-            comp["profile_dense"] = np.clip(index.dense_[rows] @ p.dense, 0, 1) * p.confidence
+            comp["profile_dense"] = index.rescale(index.dense_[rows] @ p.dense) * p.confidence
         if p.query is not None:
             sig, w = p.query.signal, p.query.weight
             if sig.sparse.nnz:
                 comp["query_sparse"] = np.clip(index.sparse_scores(sig.sparse, rows) * 2.0, 0, 1) * w
             if np.any(sig.dense):
-                comp["query_dense"] = np.clip(index.dense_[rows] @ sig.dense, 0, 1) * w
+                comp["query_dense"] = index.rescale(index.dense_[rows] @ sig.dense) * w
             if sig.topics.any():
                 q = sig.topics / (np.linalg.norm(sig.topics) or 1.0)
                 comp["query_topic"] = np.clip(Tu @ q, 0, 1) * w
@@ -299,7 +299,7 @@ class Diversifier:
                 per_law[law] = per_law.get(law, 0) + 1
             if topic >= 0:
                 per_topic[topic] = per_topic.get(topic, 0) + 1
-            max_sim = np.maximum(max_sim, D @ D[j])
+            max_sim = np.maximum(max_sim, index.rescale(D @ D[j]))
         if len(chosen) < k:
             # The caps left the list short: fill with the best remaining, caps relaxed.
             rest = [j for j in range(pool_rows.size) if j not in set(chosen)]

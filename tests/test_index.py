@@ -87,6 +87,10 @@ def test_config_round_trips_json():
         IndexConfig.from_dict({"dense_dimension": 3})
 
 
+def test_lsa_floor_is_near_zero(index):
+    assert -0.01 <= index.dense_floor_ < 0.3
+
+
 def test_unknown_dense_backend_is_an_error():
     with pytest.raises(ValueError, match="dense_backend"):
         ItemIndex(IndexConfig(dense_backend="word2vec")).fit(["a", "b"], [["x"], ["y"]])
@@ -103,6 +107,9 @@ def test_sentence_backends_shipped_in_their_wheels(tokenizer, tmp_path, backend)
     idx = ItemIndex(IndexConfig(min_df=1, dense_backend=backend)).fit(
         ids, [tokenizer.tokenize(t) for t in texts], texts, cache=cache)
     assert np.allclose(np.linalg.norm(idx.dense_, axis=1), 1.0, atol=1e-4)
+    # Sentence cosines are bunched: unrelated legal texts sit well above 0; rescaled they start at 0.
+    assert {"e5": 0.5, "use": 0.05}[backend] < idx.dense_floor_ < 0.95
+    assert idx.rescale(np.array([idx.dense_floor_, 1.0])).tolist() == [0.0, 1.0]
     for query, expected in [("丈夫喝醉了打我，法院能管吗", "dv"), ("包工头跑了，工钱找谁要", "wage")]:
         vec = idx.embed_query(tokenizer.tokenize(query), query)
         assert idx.search_dense(vec, k=1)[0][0] == expected, (backend, query, idx.search_dense(vec, k=3))

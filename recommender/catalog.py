@@ -154,7 +154,8 @@ class Catalog:
         # Explainers, cases, Q&A ...: what follows the articles in an answer.
         self.explanatory_rows = np.flatnonzero(
             np.fromiter((m.type not in ("law", "law_article") for m in self.metas), dtype=bool, count=n))
-        self.text_keys = [m.text_key for m in self.metas]
+        # Catalogues written before text keys existed: every item is its own text.
+        self.text_keys = [m.text_key or m.id for m in self.metas]
         laws = sorted({m.law_title for m in self.metas if m.law_title})
         self.law_ids = {t: k for k, t in enumerate(laws)}
         self.law_of = np.fromiter((self.law_ids.get(m.law_title, -1) if m.law_title else -1 for m in self.metas),

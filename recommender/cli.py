@@ -379,9 +379,12 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     print(f"model {res.model_version}; groups {', '.join(res.groups)}"
           + ("; cold start" if res.cold_start else "") + ("" if res.personalized else "; not personalised"))
     for n, it in enumerate(res.items, 1):
-        art = f" 第{it['article_no']}条" if it.get("article_no") else ""
-        law = f"《{it['law_title']}》{art} " if it.get("law_title") and it["type"] in ("law", "law_article") else ""
-        print(f"{n:>2}. [{it['type']}] {law}{it['title'][:40]}  ({it['score']:.3f})")
+        if it["type"] == "law_article" and it.get("law_title"):
+            label = it.get("article_label") or f"第{it.get('article_no')}条"
+            head = f"《{it['law_title']}》{label}  {it.get('snippet', '')[:40]}"
+        else:
+            head = it["title"][:40]
+        print(f"{n:>2}. [{it['type']}] {head}  ({it['score']:.3f})")
         print(f"    {'；'.join(it['reasons'])}   topics: {', '.join(it['topics'])}")
     return 0
 

@@ -551,7 +551,7 @@ class Engine:
         out = [Ranked(int(r), float(s), {"answer": float(s)},
                       [f"与您的问题相关：{cat.metas[r].law_title}{cat.metas[r].article_label or ''}"])
                for r, s in articles]
-        keys = {cat.metas[r.row].text_key for r in out}
+        keys = {cat.text_keys[r.row] for r in out}
         fill = others
         if len(out) + len(others) < k:
             # Few articles answer (a catalogue of explainers): the feed fills the list.
@@ -560,9 +560,9 @@ class Engine:
         for r in fill:
             if len(out) >= k:
                 break
-            if cat.metas[r.row].text_key in keys:
+            if cat.text_keys[r.row] in keys:
                 continue
-            keys.add(cat.metas[r.row].text_key)
+            keys.add(cat.text_keys[r.row])
             out.append(r)
         # Scores read in list order (an explainer placed after the answer keeps its own
         # relevance, capped by the item above it).
@@ -625,7 +625,7 @@ def _compose_articles(cat: Catalog, rows: np.ndarray, scores: np.ndarray, n: int
     keys: set[str] = set()
     pending: list[tuple[int, float]] = []
     for r, s in zip(rows[: max(4 * n, 50)], scores[: max(4 * n, 50)], strict=True):
-        key = cat.metas[int(r)].text_key
+        key = cat.text_keys[int(r)]
         if key not in keys:
             keys.add(key)
             pending.append((int(r), float(s)))

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from recommender.answer import AnswerModel, Answerer, load_article_labels, ranking_metrics
+from recommender.answer import Answerer, AnswerModel, load_article_labels, ranking_metrics
 from recommender.bm25 import BM25Index
 from recommender.engine import Engine, MemoryEvents, RecommendRequest, load_model
 

@@ -64,6 +64,8 @@ class AnswerConfig(JsonConfig):
     """How answers are found and ranked; round-trips to JSON, stored with the model."""
 
     per_source: int = 100  # candidates from each first stage
+    # ... except these (the dense stage is the strongest: more of its rows are worth scoring)
+    per_source_overrides: dict[str, int] = field(default_factory=dict)
     rank_depth: int = 1000  # ranks deeper than this count as this
     dense_nprobe: int = 64  # IVF cells the dense stage reads (catalogues of ann_min_items or more)
     ann_min_items: int = 20_000
@@ -190,6 +192,15 @@ class QuestionMemory:
     dense: np.ndarray  # (m, d) unit vectors
     sparse: sp.csr_matrix  # (m, V) TF-IDF rows
     gold: list[list[str]]
+    # How similar (dense, sparse) a labelled question must be to vouch for its articles as
+    # answers: the 90th percentile of the similarity of two labelled questions. e5 puts any two
+    # questions near 0.85 ("中午吃什么" is 0.865 from a food-safety question); a real neighbour
+    # is about 0.93 (median over the STARD questions).
+    floors: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.floors is None:
+            self.floors = (_pair_quantile(self.dense), _pair_quantile(self.sparse))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -197,21 +208,37 @@ class QuestionMemory:
     def subset(self, idx: Sequence[int]) -> QuestionMemory:
         idx = list(idx)
         return QuestionMemory([self.ids[i] for i in idx], self.dense[idx], self.sparse[idx],
-                              [self.gold[i] for i in idx])
+                              [self.gold[i] for i in idx], self.floors)
 
     def save(self, d: Path) -> None:
         np.save(d / "memory_dense.npy", self.dense)
         sp.save_npz(d / "memory_sparse.npz", self.sparse.tocsr(), compressed=True)
-        (d / "memory.json").write_text(json.dumps({"ids": self.ids, "gold": self.gold}, ensure_ascii=False),
-                                       encoding="utf-8")
+        (d / "memory.json").write_text(json.dumps({"ids": self.ids, "gold": self.gold, "floors": self.floors},
+                                                  ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, d: Path) -> QuestionMemory | None:
         if not (d / "memory.json").exists():
             return None
         meta = json.loads((d / "memory.json").read_text(encoding="utf-8"))
+        floors = meta.get("floors")
         return cls(meta["ids"], np.load(d / "memory_dense.npy"), sp.load_npz(d / "memory_sparse.npz").tocsr(),
-                   meta["gold"])
+                   meta["gold"], tuple(floors) if floors else None)
+
+
+def _pair_quantile(x: np.ndarray | sp.csr_matrix, q: float = 90.0, pairs: int = 20_000, seed: int = 0) -> float:
+    """The ``q``-th percentile of the similarity of two different rows (random pairs)."""
+    m = x.shape[0]
+    if m < 3:
+        return 0.0
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, m, pairs), rng.integers(0, m, pairs)
+    a, b = a[a != b], b[a != b]
+    if sp.issparse(x):
+        sims = np.asarray(x[a].multiply(x[b]).sum(axis=1)).ravel()
+    else:
+        sims = np.einsum("ij,ij->i", x[a], x[b])
+    return float(np.percentile(sims, q))
 
 
 class _MemoryRows:
@@ -436,7 +463,7 @@ class Answerer:
                 top = hits[np.argpartition(-s[hits], depth - 1)[:depth]]
             top = top[np.argsort(-s[top], kind="stable")][:depth]
             ranked[name] = (s, top)
-            picks.append(top[: cfg.per_source])
+            picks.append(top[: cfg.per_source_overrides.get(name, cfg.per_source)])
         candidates = np.unique(np.concatenate(picks)) if picks else np.zeros(0, dtype=np.int64)
         rows = candidates if extra_rows is None else np.union1d(candidates, extra_rows[allowed[extra_rows]])
         dense = ranked["dense"][0]
@@ -472,7 +499,10 @@ class Answerer:
         if mem is None or not len(mem.memory):
             return nb
         m = mem.memory
-        for sims in (m.dense @ q.dense, np.asarray((m.sparse @ q.sparse.T).todense()).ravel()):
+        nb.vouched = np.zeros(len(self.catalog), dtype=bool)
+        floors = m.floors or (0.0, 0.0)
+        for sims, floor in zip((m.dense @ q.dense, np.asarray((m.sparse @ q.sparse.T).todense()).ravel()), floors,
+                               strict=True):
             sims = sims.astype(np.float32)
             if exclude is not None:
                 sims[exclude] = -np.inf
@@ -483,6 +513,8 @@ class Answerer:
                 if np.isfinite(w) and w > 0:
                     art[mem.gold_rows[j]] += w
                     laws[mem.gold_laws[j]] += w
+                    if w > floor:
+                        nb.vouched[mem.gold_rows[j]] = True
             nb.votes.append((art, laws))
             if not nb.section_votes.size:
                 secs = np.zeros(self.static.n_secs, dtype=np.float32)
@@ -540,7 +572,7 @@ class Answerer:
             scores = p.fused[np.searchsorted(p.rows, rows)]
         else:
             scores = self.model.predict(X)
-        keep = supported(X, self.config.per_source)
+        keep = supported(X, self.config.per_source, nb.vouched[rows] if nb.vouched.size else None)
         rows, scores = rows[keep], scores[keep]
         order = np.argsort(-scores, kind="stable")
         return rows[order], scores[order]
@@ -549,13 +581,14 @@ class Answerer:
 _COL = {name: j for j, name in enumerate(FEATURE_NAMES)}
 
 
-def supported(X: np.ndarray, per_source: int) -> np.ndarray:
+def supported(X: np.ndarray, per_source: int, vouched: np.ndarray | None = None) -> np.ndarray:
     """Articles that can be an answer: they share words with the question (its own or the
-    lexicon's), or answered a similar labelled question, or are among the nearest by meaning
-    in a law that shares words with the question. A sentence model finds *some* nearest
-    article for any text; an article of a law the question has no word of is not an answer."""
+    lexicon's), or answered a labelled question close to it (``vouched``, per row of ``X``),
+    or are among the nearest by meaning in a law that shares words with the question. A
+    sentence model finds *some* nearest article, and *some* nearest labelled question, for any
+    text; an article of a law the question has no word of is not an answer."""
     lexical = (X[:, _COL["bm25_score"]] > 0) | (X[:, _COL["bm25_lexicon_score"]] > 0) | (X[:, _COL["tfidf_score"]] > 0)
-    labelled = (X[:, _COL["knn_dense_article"]] > 0) | (X[:, _COL["knn_tfidf_article"]] > 0)
+    labelled = vouched if vouched is not None else np.zeros(X.shape[0], dtype=bool)
     law_lexical = (X[:, _COL["bm25_law_rel"]] > -1) | (X[:, _COL["bm25_lexicon_law_rel"]] > -1)
     near = X[:, _COL["dense_log_rank"]] < np.log1p(per_source)
     return lexical | labelled | (near & law_lexical)
@@ -568,6 +601,7 @@ class _Neighbours:
     art_count: np.ndarray | None = None
     law_count: np.ndarray | None = None
     section_votes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    vouched: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # gold of close questions
 
 
 # --------------------------------------------------------------------------- the trained part

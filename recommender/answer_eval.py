@@ -223,8 +223,18 @@ def run_answer_cli(args: Any, model: Model, label_file: Path, item_bodies: Seque
     rep.meta["label_file"] = str(label_file)
     rep.meta["label_stats"] = stats
     if args.json:
-        print(json.dumps(rep.to_dict(), ensure_ascii=False, default=lambda x: None if isinstance(x, float) and
-                         math.isnan(x) else x))
+        print(json.dumps(_no_nan(rep.to_dict()), ensure_ascii=False))
     else:
         print(format_answer_report(rep))
     return 0
+
+
+def _no_nan(obj: Any) -> Any:
+    """NaN (a family with no labelled article) as null: JSON has no NaN."""
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _no_nan(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_no_nan(v) for v in obj]
+    return obj

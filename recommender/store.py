@@ -281,7 +281,7 @@ class Store:
         unique: dict[str, Item] = {}
         for it in new_items:
             unique[it.id] = it
-        batch = list(unique.values())
+        batch, resolved = self._resolved_in_advance(list(unique.values())) if resolve else (list(unique.values()), set())
         groups: set[str] = set()
         superseding: list[Item] = []
         with self.begin() as conn:
@@ -303,6 +303,7 @@ class Store:
                     else:
                         stats.skipped += 1
                         continue
+                    stats.status_changed += it.id in resolved
                     versions.append({"item_id": it.id, "content_hash": row["content_hash"],
                                      "data": row["data"], "changed_by": changed_by, "changed_at": now})
                     changes.append({"item_id": it.id, "changed_at": now})
@@ -326,6 +327,30 @@ class Store:
             stats.by_type[it.type] = stats.by_type.get(it.type, 0) + 1
         stats.by_status = self.count_by(("status",), ids=[it.id for it in batch])
         return stats
+
+    def _resolved_in_advance(self, batch: list[Item]) -> tuple[list[Item], set[str]]:
+        """The batch with the statuses version resolution will give it (against the stored
+        versions of its laws), so that a re-import of unchanged files compares equal to what
+        is stored and writes nothing (a loaded file says "current" until resolved)."""
+        groups = sorted({it.version_group for it in batch if it.type == "law" and it.version_group})
+        if not groups:
+            return batch, set()
+        laws: dict[str, Item] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(groups, 200):
+                for row in conn.execute(sa.select(items.c.data).where(
+                        items.c.version_group.in_(chunk), items.c.type == "law")).scalars():
+                    stored = Item.model_validate(row)
+                    laws[stored.id] = stored
+        by_id = {it.id: it for it in batch}
+        laws.update({i: it for i, it in by_id.items() if it.type == "law"})
+        articles = [it for it in batch if it.type == "law_article"]
+        changed = set()
+        for upd in resolve_versions([*laws.values(), *articles]):
+            if upd.id in by_id:
+                by_id[upd.id] = upd
+                changed.add(upd.id)
+        return list(by_id.values()), changed
 
     def _resolve_groups(self, conn: Connection, groups: list[str], now: dt.datetime) -> int:
         changed = 0

@@ -282,3 +282,26 @@ def test_law_markdown_loader_reports_unreadable(tmp_path):
     p.write_text("# 标题\n没有标记\n", encoding="utf-8")
     result = load_law_markdown([p])
     assert result.rejected and "INFO END" in result.rejected[0].reason
+
+
+def test_a_second_import_of_unchanged_versioned_laws_writes_nothing(tiny_laws, tmp_path):
+    # Loaded files say "current" until their versions are resolved; a re-import used to
+    # rewrite every superseded and repealed item (and add a row to item_versions for each).
+    import sqlalchemy as sa
+
+    from recommender.store import item_versions, open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'p.db'}")
+    first = store.upsert_items(load_paths([tiny_laws]).items)
+    assert first.added == 3 + 3 + 4 + 2 and first.status_changed == 8 and first.by_status == {"current": 5, "superseded": 4, "repealed": 3}
+
+    def versions() -> int:
+        with store.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(item_versions)).scalar_one()
+
+    before = versions()
+    again = store.upsert_items(load_paths([tiny_laws]).items)
+    assert (again.added, again.updated, again.status_changed) == (0, 0, 0)
+    assert again.skipped == first.added and versions() == before
+    assert again.by_status == first.by_status
+    store.close()

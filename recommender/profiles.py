@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +36,7 @@ __all__ = [
     "QuerySignal",
     "TextSignal",
     "UserProfile",
+    "blocked_form",
     "is_blocked_text",
 ]
 
@@ -43,19 +46,36 @@ TEXT_TYPES = frozenset({"search", "question"})
 
 _BLOCKED_PATH = Path(__file__).resolve().parents[1] / "corpus" / "taxonomy" / "blocked_terms.txt"
 _BLOCKED: tuple[str, ...] | None = None
+_T2S: Any = None
+_NOT_WORD = re.compile(r"[\W_]+")  # spaces, punctuation, symbols, zero-width marks
+
+
+def blocked_form(text: str) -> str:
+    """The form blocked words are matched in: compatibility forms folded (full-width, circled
+    and styled letters; NFKC), traditional characters as simplified (OpenCC's tables), Latin
+    lower-cased, and everything that is not a letter or digit dropped, so that "买 冰毒",
+    "買冰毒", "买-冰-毒" and "买\u200b冰毒" all read "买冰毒"."""
+    global _T2S
+    if _T2S is None:
+        from opencc import OpenCC
+
+        _T2S = OpenCC("t2s")
+    return _NOT_WORD.sub("", _T2S.convert(unicodedata.normalize("NFKC", text)).lower())
 
 
 def is_blocked_text(text: str) -> bool:
     """True when text holds illegal or harmful words (算法推荐管理规定 art. 10): such text
-    is never turned into interest or tags."""
+    is never turned into interest or tags. Text and list are compared in :func:`blocked_form`;
+    variants that no folding reaches (homophones, abbreviations) are listed as words."""
     global _BLOCKED
     if _BLOCKED is None:
         words: list[str] = []
         if _BLOCKED_PATH.exists():
-            words = [w.strip() for w in _BLOCKED_PATH.read_text(encoding="utf-8").splitlines()
+            words = [blocked_form(w) for w in _BLOCKED_PATH.read_text(encoding="utf-8").splitlines()
                      if w.strip() and not w.startswith("#")]
-        _BLOCKED = tuple(words)
-    return any(w in text for w in _BLOCKED)
+        _BLOCKED = tuple(w for w in words if w)
+    form = blocked_form(text)
+    return any(w in form for w in _BLOCKED)
 
 
 class GroupPriors:

@@ -240,6 +240,18 @@ def test_harmful_words_never_become_tags(client):
     assert client.get(f"/v1/users/{user}", headers=H("platform")).json()["tags"] == []
 
 
+@pytest.mark.parametrize("text", ["怎么买 冰毒", "怎么買冰毒", "怎么买-冰-毒", "怎么买\u200b冰毒", "怎么买　冰　毒"])
+def test_harmful_words_are_matched_through_spaces_and_variant_forms(client, text):
+    # "买 冰毒" used to become a drug_control tag where "买冰毒" did not.
+    user = uid()
+    client.post("/v1/events", json={"user_id": user, "type": "question", "text": text}, headers=H("platform"))
+    assert client.get(f"/v1/users/{user}", headers=H("platform")).json()["tags"] == []
+    control = uid()  # the same question without the blocked words does become a tag
+    client.post("/v1/events", json={"user_id": control, "type": "question", "text": "冰毒的危害和戒毒"},
+                headers=H("platform"))
+    assert "drug_control" in [t["topic"] for t in client.get(f"/v1/users/{control}", headers=H("platform")).json()["tags"]]
+
+
 def test_erase_removes_the_person_events_and_exposures(client):
     user = uid()
     client.post("/v1/events", json={"user_id": user, "type": "view", "item_id": "sample-a-002"}, headers=H("platform"))

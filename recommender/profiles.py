@@ -210,6 +210,13 @@ class ProfileBuilder:
         recent: list[str] = []
         latest_query: tuple[dict[str, Any], float] | None = None
         events = list(events)[-cfg.max_events:]
+        removed = set(removed_tags)
+        removed_cols = {self.col[t] for t in removed if t in self.col}
+
+        def about_removed(vec: np.ndarray | None) -> bool:
+            """A removed tag stops acting at once: what mainly speaks of it (an item read, a
+            question asked before) no longer steers the person's vector or answers."""
+            return bool(removed_cols) and vec is not None and bool(np.any(vec > 0)) and int(np.argmax(vec)) in removed_cols
 
         def add_topics(vec: np.ndarray, w: float, source: str) -> None:
             nonlocal pos, neg
@@ -240,7 +247,7 @@ class ProfileBuilder:
                 vec = item_topics(item_id)
                 if vec is not None:
                     add_topics(vec, w, "reading" if w >= 0 else "dismiss")
-                if w > 0:
+                if w > 0 and not about_removed(vec):
                     dv = item_dense(item_id)
                     if dv is not None and np.any(dv):
                         dense_sum = dv * w if dense_sum is None else dense_sum + dv * w
@@ -255,10 +262,13 @@ class ProfileBuilder:
                     for t in stored:
                         if t.get("id") in self.col and t.get("score", 0) >= cfg.question_topics_min_score:
                             vec[self.col[t["id"]]] = float(t["score"])
+                    if about_removed(vec):
+                        continue
                     add_topics(vec, w, etype)
                     total_positive += w * 0.5
+                elif removed_cols and about_removed(read_text(text).topics):
+                    continue
                 latest_query = (ev, age)
-        removed = set(removed_tags)
         weights = pos - neg
         for t in removed:
             if t in self.col:

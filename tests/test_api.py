@@ -233,6 +233,29 @@ def test_tags_listed_with_source_removed_and_stay_removed(client):
     assert client.delete(f"/v1/users/{user}/tags/not_a_topic", headers=H("platform")).status_code == 404
 
 
+def test_a_removed_tag_stops_acting_at_once(client):
+    # After DELETE .../tags/labour, 4 of the next 5 items were still labour, carried by the
+    # question asked before: the removed topic's question no longer answers or steers.
+    user = uid()
+    client.post("/v1/events", json={"user_id": user, "type": "question", "text": "老板拖欠工资三个月不给怎么办"},
+                headers=H("platform"))
+
+    def labour_share(items: list[dict]) -> int:
+        n = 0
+        for i in items:
+            view = client.get(f"/v1/items/{i['item_id']}", headers=H("editor")).json()
+            predicted = view["predicted_topics"]
+            n += "labour" in view["topics"] or bool(predicted and predicted[0]["id"] == "labour")
+        return n
+
+    before = rec(client, user_id=user, k=5)["items"]
+    assert labour_share(before) >= 3, before
+    assert client.delete(f"/v1/users/{user}/tags/labour", headers=H("platform")).status_code == 200
+    after = rec(client, user_id=user, k=5)["items"]
+    assert labour_share(after) <= 1, after
+    assert not any(r.startswith("与您的问题相关") for i in after for r in i["reasons"])
+
+
 def test_harmful_words_never_become_tags(client):
     user = uid()
     client.post("/v1/events", json={"user_id": user, "type": "search", "text": "哪里有赌博网址和网赌平台"},

@@ -187,6 +187,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=10000")
+    # Deleted rows are overwritten with zeros, not left in free pages (erasure, PIPL art. 47).
+    cur.execute("PRAGMA secure_delete=ON")
     cur.close()
 
 
@@ -582,13 +584,32 @@ class Store:
                 conn.execute(users.insert(), missing)
 
     def delete_user(self, user_id: str) -> bool:
-        """Erase a person: the user row, every event, exposure and removed-tag record."""
+        """Erase a person: the user row, every event, exposure and removed-tag record.
+
+        On SQLite nothing of them stays readable on disk: ``secure_delete`` zeroes the freed
+        rows in the database file, and the write-ahead log, which still holds the pages as
+        they were written, is checkpointed and truncated. On PostgreSQL deleted rows are
+        invisible at once; their bytes stay in table pages until VACUUM (autovacuum, or the
+        ``VACUUM`` run here) reclaims them and new rows overwrite them, and in WAL segments
+        until the server recycles them (see the README)."""
         with self.begin() as conn:
             conn.execute(events.delete().where(events.c.user_id == user_id))
             conn.execute(exposures.delete().where(exposures.c.user_id == user_id))
             conn.execute(removed_tags.delete().where(removed_tags.c.user_id == user_id))
             n = conn.execute(users.delete().where(users.c.id == user_id)).rowcount
+        if n:
+            self._scrub()
         return bool(n)
+
+    def _scrub(self) -> None:
+        """Leave no deleted bytes readable: fold the SQLite WAL into the (securely deleted)
+        file and truncate it; on PostgreSQL VACUUM the person's tables."""
+        dialect = self.engine.dialect.name
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if dialect == "sqlite":
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            elif dialect == "postgresql":
+                conn.exec_driver_sql("VACUUM events, exposures, removed_tags, users")
 
     def remove_tag(self, user_id: str, topic: str) -> None:
         with self.begin() as conn:

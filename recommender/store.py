@@ -13,17 +13,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from corpus.loaders import resolve_versions
 from corpus.schema import Item
+
+_T = TypeVar("_T")
 
 __all__ = ["ImportStats", "Store", "metadata", "open_store", "utcnow"]
 
@@ -257,6 +260,31 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def _insert(self, table: sa.Table) -> Any:
+        """The dialect's INSERT, which knows ``ON CONFLICT`` (SQLite and PostgreSQL)."""
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(table)
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+
+    def _retrying(self, work: Callable[[Connection], _T], attempts: int = 5) -> _T:
+        """Run ``work`` in a write transaction, again if the database chose it as the victim of
+        a deadlock or a serialization failure (PostgreSQL, two writers over overlapping new
+        rows in different orders). Every write inside is idempotent, so a retry is safe."""
+        for attempt in range(attempts):
+            try:
+                with self.begin() as conn:
+                    return work(conn)
+            except sa.exc.OperationalError as exc:
+                code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+                if code not in ("40P01", "40001") or attempt == attempts - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ items
     @staticmethod
@@ -560,28 +588,30 @@ class Store:
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"unknown user field(s): {sorted(unknown)}")
-        with self.begin() as conn:
-            exists = conn.execute(sa.select(users.c.id).where(users.c.id == user_id)).scalar()
-            if exists is None:
-                row = {"id": user_id, "groups": [], "region": None, "language": None,
-                       "personalized": True, "minor": False, "created_at": now, "updated_at": now}
-                row.update({k: v for k, v in fields.items() if v is not None})
-                conn.execute(users.insert(), [row])
-            elif fields:
-                conn.execute(users.update().where(users.c.id == user_id).values(**fields, updated_at=now))
+        row = {"id": user_id, "groups": [], "region": None, "language": None,
+               "personalized": True, "minor": False, "created_at": now, "updated_at": now}
+        row.update({k: v for k, v in fields.items() if v is not None})
+        stmt = self._insert(users).values(**row)
+        # One statement, race-free: two first PUTs for one new person both succeed.
+        stmt = stmt.on_conflict_do_update(index_elements=[users.c.id], set_={**fields, "updated_at": now}) \
+            if fields else stmt.on_conflict_do_nothing(index_elements=[users.c.id])
+        self._retrying(lambda conn: conn.execute(stmt))
         user = self.get_user(user_id)
         assert user is not None
         return user
 
     def ensure_users(self, conn: Connection, user_ids: Iterable[str]) -> None:
-        ids = list(dict.fromkeys(user_ids))
+        """Create the people not stored yet. Race-free: ``INSERT ... ON CONFLICT DO NOTHING``
+        in sorted order, so that two writers creating the same new people take their row
+        locks in one order (no deadlock) and neither fails on the other's row."""
+        ids = sorted(set(user_ids))
         now = utcnow()
         for chunk in _chunks(ids):
             have = set(conn.execute(sa.select(users.c.id).where(users.c.id.in_(chunk))).scalars())
             missing = [{"id": u, "groups": [], "personalized": True, "minor": False,
                         "created_at": now, "updated_at": now} for u in chunk if u not in have]
             if missing:
-                conn.execute(users.insert(), missing)
+                conn.execute(self._insert(users).on_conflict_do_nothing(index_elements=[users.c.id]), missing)
 
     def delete_user(self, user_id: str) -> bool:
         """Erase a person: the user row, every event, exposure and removed-tag record.
@@ -612,12 +642,13 @@ class Store:
                 conn.exec_driver_sql("VACUUM events, exposures, removed_tags, users")
 
     def remove_tag(self, user_id: str, topic: str) -> None:
-        with self.begin() as conn:
+        def work(conn: Connection) -> None:
             self.ensure_users(conn, [user_id])
-            exists = conn.execute(sa.select(removed_tags.c.topic).where(
-                removed_tags.c.user_id == user_id, removed_tags.c.topic == topic)).scalar()
-            if exists is None:
-                conn.execute(removed_tags.insert(), [{"user_id": user_id, "topic": topic, "removed_at": utcnow()}])
+            conn.execute(self._insert(removed_tags).on_conflict_do_nothing(
+                index_elements=[removed_tags.c.user_id, removed_tags.c.topic]),
+                [{"user_id": user_id, "topic": topic, "removed_at": utcnow()}])
+
+        self._retrying(work)
 
     # ------------------------------------------------------------------ events
     def add_events(self, rows: Sequence[dict[str, Any]]) -> tuple[int, int]:
@@ -628,13 +659,14 @@ class Store:
         if not rows:
             return 0, 0
         now = utcnow()
-        stored = dup = 0
-        with self.begin() as conn:
+
+        def work(conn: Connection) -> tuple[int, int]:
             self.ensure_users(conn, [r["user_id"] for r in rows])
             ids = [r["event_id"] for r in rows if r.get("event_id")]
             seen: set[str] = set()
             for chunk in _chunks(ids):
                 seen.update(conn.execute(sa.select(events.c.event_id).where(events.c.event_id.in_(chunk))).scalars())
+            dup = 0
             batch = []
             for r in rows:
                 eid = r.get("event_id")
@@ -646,10 +678,17 @@ class Store:
                 batch.append({"event_id": eid, "user_id": r["user_id"], "type": r["type"],
                               "item_id": r.get("item_id"), "text": r.get("text"), "topics": r.get("topics"),
                               "ts": r.get("ts") or now, "dwell_ms": r.get("dwell_ms"), "received_at": now})
+            stored = 0
             if batch:
-                conn.execute(events.insert(), batch)
-                stored = len(batch)
-        return stored, dup
+                # A concurrent writer may store the same event_id between the check and the
+                # insert (a client retrying while the first request runs): that row is skipped.
+                stmt = self._insert(events).on_conflict_do_nothing(index_elements=[events.c.event_id]) \
+                    .returning(events.c.seq)
+                stored = len(conn.execute(stmt, batch).all())
+                dup += len(batch) - stored
+            return stored, dup
+
+        return self._retrying(work)
 
     def user_events(self, user_id: str, limit: int = 500) -> list[dict[str, Any]]:
         """The user's most recent events, oldest first."""
@@ -709,11 +748,13 @@ class Store:
                      user_exists: bool = False) -> None:
         row = {"request_id": request_id, "user_id": user_id, "groups": list(groups), "items": list(items_shown),
                "model_version": model_version, "personalized": personalized, "created_at": utcnow()}
+        def work(conn: Connection) -> None:
+            if user_id and not user_exists:
+                self.ensure_users(conn, [user_id])
+            conn.execute(exposures.insert(), [row])
+
         try:
-            with self.begin() as conn:
-                if user_id and not user_exists:
-                    self.ensure_users(conn, [user_id])
-                conn.execute(exposures.insert(), [row])
+            self._retrying(work)
         except sa.exc.IntegrityError:
             # The person was erased while the request ran: keep the record, without them.
             with self.begin() as conn:

@@ -225,3 +225,69 @@ def test_duties_through_a_real_server_with_keys(backend_env, tmp_path):
             assert c.get(f"/v1/users/{user}", headers=h("platform")).status_code == 404
     finally:
         server.stop()
+
+
+def _at_once(*calls):
+    """Run the calls at the same moment (one thread each); their results in order."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        barrier.wait()
+        return call()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def test_concurrent_first_writes_for_new_people(backend_env, tmp_path):
+    """Two writers creating the same new people at once (PostgreSQL used to answer 500:
+    deadlocks and unique violations on users and events; exposures lost their person)."""
+    db, models = backend_env["url"], backend_env["models"]
+    if backend_env["backend"] == "sqlite":
+        copy_sqlite(backend_env["root"] / "pufa.db", tmp_path / "pufa.db")
+        db = f"sqlite:///{tmp_path / 'pufa.db'}"
+    server = Server(db, models, workers=2)
+    statuses: list[int] = []
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as c:
+            def post(body):
+                return lambda: c.post("/v1/events", json=body)
+
+            for rnd in range(4):
+                tag = uuid.uuid4().hex[:6]
+                people = [f"cw-{tag}-{n}" for n in range(97)]
+                # Two batches over the same new people, then one batch sent twice (a retry).
+                a = [{"id": f"{tag}-a{n}", "user_id": people[n % 97], "type": "view", "item_id": "sample-a-001"}
+                     for n in range(200)]
+                b = [{"id": f"{tag}-b{n}", "user_id": people[(n * 7) % 97], "type": "view", "item_id": "sample-a-002"}
+                     for n in range(200)]
+                ra, rb = _at_once(post({"events": a}), post({"events": b}))
+                statuses += [ra.status_code, rb.status_code]
+                assert (ra.status_code, rb.status_code) == (202, 202), (ra.text, rb.text)
+                r1, r2 = _at_once(post({"events": a}), post({"events": a}))
+                assert (r1.status_code, r2.status_code) == (202, 202), (r1.text, r2.text)
+                assert r1.json()["accepted"] + r2.json()["accepted"] == 0
+                fresh = [{"id": f"{tag}-c{n}", "user_id": f"cn-{tag}-{n}", "type": "view", "item_id": "sample-a-003"}
+                         for n in range(60)]
+                r1, r2 = _at_once(post({"events": fresh}), post({"events": fresh[::-1]}))
+                assert (r1.status_code, r2.status_code) == (202, 202), (r1.text, r2.text)
+                assert r1.json()["accepted"] + r2.json()["accepted"] == 60
+                assert sum(c.get(f"/v1/users/{p}").json()["events"] for p in people[:5]) == \
+                    sum(1 for e in a + b if e["user_id"] in people[:5])
+                # Two first PUTs and two first recommendations for the same new person.
+                for n in range(8):
+                    who = f"cp-{tag}-{n}"
+                    p1, p2 = _at_once(lambda w=who: c.put(f"/v1/users/{w}", json={"groups": ["herders"]}),
+                                      lambda w=who: c.put(f"/v1/users/{w}", json={"personalized": True}))
+                    assert (p1.status_code, p2.status_code) == (200, 200), (p1.text, p2.text)
+                    who = f"cr-{tag}-{rnd}-{n}"
+                    q1, q2 = _at_once(lambda w=who: c.post("/v1/recommendations", json={"user_id": w, "k": 3}),
+                                      lambda w=who: c.post("/v1/recommendations", json={"user_id": w, "k": 3}))
+                    assert (q1.status_code, q2.status_code) == (200, 200), (q1.text, q2.text)
+                    assert len(c.get("/v1/exposures", params={"user_id": who}).json()) == 2
+    finally:
+        server.stop()
+    assert statuses and set(statuses) == {202}

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -15,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from recommender.service import PufaService, ServiceError, bootstrap
-from recommender.store import open_store
+from recommender.store import open_store, unavailable
 
 from .routers import (
     admin,
@@ -107,8 +108,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning(DEV_MODE_WARNING)
         if settings.bootstrap:
             bootstrap(service.store, service.models_dir)
-        service.has_model()  # load the active model before the first request
-        service.purge_exposures()
+        # Load the active model before the first request. A database that is down at start-up
+        # is not fatal: requests answer 503 until it is back, /ready says why.
+        if service.loaded_version() is None:
+            log.warning("no active model loaded yet (database unreachable or no build): /ready says which")
+        try:
+            service.purge_exposures()
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("exposure purge skipped: %s", unavailable(exc) or exc)
         yield
         store.close()
 
@@ -125,6 +132,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
         detail = f"{exc.field}: {exc.message}" if exc.field and not exc.message.startswith(exc.field) else exc.message
         return JSONResponse({"detail": detail, "field": exc.field}, status_code=exc.status)
+
+    @app.exception_handler(sa.exc.SQLAlchemyError)
+    async def database_error(request: Request, exc: sa.exc.SQLAlchemyError) -> JSONResponse:
+        reason = unavailable(exc)
+        if reason is None:
+            log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+            return JSONResponse({"detail": "internal error; the server log has the details"}, status_code=500)
+        log.warning("%s %s: database unavailable: %s", request.method, request.url.path, reason)
+        # Nothing was written: each write is one transaction, rolled back on the error.
+        return JSONResponse({"detail": f"database unavailable: {reason}; retry later",
+                             "field": None}, status_code=503,
+                            headers={"Retry-After": str(health.RETRY_AFTER_SECONDS)})
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"detail": "internal error; the server log has the details"}, status_code=500)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

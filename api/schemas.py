@@ -37,9 +37,15 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 class Health(BaseModel):
-    status: str
+    status: str = Field(description="ok, or degraded when a problem below stops the service answering")
     model_version: str | None
-    items: int
+    items: int | None = Field(description="stored items; null when the database cannot be read")
+    problems: list[str] = Field(default_factory=list, description="what is wrong, in words an operator can act on")
+
+
+class Ready(BaseModel):
+    status: str = Field(description="ready or not ready (then the status code is 503)")
+    checks: dict[str, str] = Field(description="database and model: ok, or what is wrong")
 
 
 class TopicOut(BaseModel):

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from corpus.schema import ID_RE, Item, check_taxonomy_ids, first_problem
 from corpus.taxonomy import load_taxonomy
 from recommender.artifacts import ArtifactError, set_active
@@ -93,6 +95,15 @@ class PufaService:
         if self._engine is None:
             raise ServiceError(503, "no active model: run `pufa build` (or POST /v1/admin/builds)")
         return self._engine
+
+    def loaded_version(self) -> str | None:
+        """The active model version, following the database when it answers; while it does
+        not, the version in memory (which keeps serving what needs no database)."""
+        try:
+            self._check_state()
+        except (ServiceError, SQLAlchemyError):
+            pass
+        return self._engine.version if self._engine is not None else None
 
     def has_model(self) -> bool:
         try:

@@ -28,7 +28,7 @@ from corpus.schema import Item
 
 _T = TypeVar("_T")
 
-__all__ = ["ImportStats", "Store", "metadata", "open_store", "utcnow"]
+__all__ = ["ImportStats", "Store", "metadata", "open_store", "unavailable", "utcnow"]
 
 metadata = sa.MetaData()
 
@@ -153,6 +153,48 @@ build_jobs = sa.Table(
 )
 
 
+# One row, rewritten by ``Store.check_writable`` (``GET /ready``): a read-only file, a full
+# disk or a standby server shows only when something is written.
+heartbeat = sa.Table(
+    "heartbeat", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# SQLite result codes (``sqlite_errorname``) that say the file cannot be used now, not that the
+# statement is wrong; PostgreSQL SQLSTATE classes 08 (connection), 53 (resources), 57 (operator
+# intervention: shutdown, restart) and the read-only / serialization codes.
+_SQLITE_UNAVAILABLE = {
+    "SQLITE_READONLY": "the database file is read-only", "SQLITE_IOERR": "disk I/O error",
+    "SQLITE_FULL": "the disk is full", "SQLITE_CANTOPEN": "the database file cannot be opened",
+    "SQLITE_BUSY": "the database is busy", "SQLITE_LOCKED": "the database is locked",
+    "SQLITE_PROTOCOL": "the database is locked",
+}
+_PG_UNAVAILABLE = {"08": "the connection failed", "53": "the server is out of resources",
+                   "57": "the server is shutting down or starting", "25006": "the server is read-only",
+                   "40P01": "a deadlock persisted", "40001": "a serialization conflict persisted"}
+
+
+def unavailable(exc: BaseException) -> str | None:
+    """Why the database cannot serve now (a reason a caller can read), or None when ``exc`` is
+    not an outage (a bug, a constraint): outages are answered 503 and retried by clients."""
+    if isinstance(exc, sa.exc.TimeoutError):
+        return "no free database connection"
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return None
+    if exc.connection_invalidated:
+        return "the connection was lost"
+    orig = exc.orig
+    name = getattr(orig, "sqlite_errorname", None)
+    if name is not None:
+        return next((why for key, why in _SQLITE_UNAVAILABLE.items() if name.startswith(key)), None)
+    code = getattr(orig, "sqlstate", None)
+    if code is None:
+        # psycopg raises OperationalError without a SQLSTATE when it cannot connect at all.
+        return "cannot connect to the database" if isinstance(exc, sa.exc.OperationalError) else None
+    return _PG_UNAVAILABLE.get(code) or _PG_UNAVAILABLE.get(code[:2])
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -199,7 +241,7 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
-        if path and path != ":memory:" and not url.startswith("sqlite:///:memory:"):
+        if path and path != ":memory:" and not path.startswith("file:"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
@@ -285,6 +327,14 @@ class Store:
                     raise
                 time.sleep(0.01 * (attempt + 1))
         raise AssertionError("unreachable")
+
+    def check_writable(self) -> None:
+        """Raise unless the database takes a write now: one row rewritten and committed."""
+        now = utcnow()
+        stmt = self._insert(heartbeat).values(id=1, at=now)
+        stmt = stmt.on_conflict_do_update(index_elements=[heartbeat.c.id], set_={"at": now})
+        with self.begin() as conn:
+            conn.execute(stmt)
 
     # ------------------------------------------------------------------ items
     @staticmethod

@@ -2,7 +2,9 @@
 
 Configuration: flags, then environment variables (``PUFA_DB``, ``PUFA_MODELS``), then
 defaults. Exit status 0 on success, 2 on bad usage or bad input (with a message naming the
-problem), 1 on other failures. Long work shows a progress bar on a terminal only.
+problem), 1 on other failures and when ``import`` rejected rows (the others are imported), 141
+when the reader of the output went away (``pufa items | head``). Long work shows a progress
+bar on a terminal only.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
+
+from corpus.schema import ITEM_TYPES
 
 __all__ = ["main"]
 
@@ -37,6 +41,16 @@ def _db(args: argparse.Namespace) -> str:
 
 def _models(args: argparse.Namespace) -> Path:
     return Path(args.models or os.environ.get("PUFA_MODELS") or DEFAULT_MODELS)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (got {value}); --all prints every row")
+    return value
 
 
 def _print_json(obj: Any) -> None:
@@ -129,6 +143,9 @@ def cmd_import(args: argparse.Namespace) -> int:
                 print(f"  {w}")
         elif result.warnings:
             print(f"{len(result.warnings)} parse warnings (article gaps, documents without articles); -v lists them")
+    if rejected:
+        print(f"pufa: {len(rejected)} rows rejected (the others were imported); exit status 1", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -284,10 +301,14 @@ def cmd_items(args: argparse.Namespace) -> int:
     from recommender.store import open_store
 
     store = open_store(_db(args))
+    limit = None if args.all else args.limit
     rows = store.iter_items(ids=args.id or None, law_title=args.law, types=[args.type] if args.type else None,
-                            statuses=[args.status] if args.status else None, limit=args.limit)
+                            statuses=[args.status] if args.status else None,
+                            limit=None if limit is None else limit + 1)
     preds: dict[str, Any] = {}
     listed = list(rows)
+    more = limit is not None and len(listed) > limit
+    listed = listed[:limit]
     if listed:
         preds = store.get_predictions([it.id for it in listed])
     for it in listed:
@@ -299,6 +320,10 @@ def cmd_items(args: argparse.Namespace) -> int:
         else:
             art = f" 第{it.article_no}条" if it.article_no else ""
             print(f"{it.id}\t{it.type}\t{it.status}\t{it.law_title or ''}{art}\t{it.title[:40]}\t{','.join(topics)}")
+    if more:
+        print(f"pufa: the first {limit} rows; more match (--limit N or --all)", file=sys.stderr)
+    elif not listed:
+        print("pufa: no item matches", file=sys.stderr)
     return 0
 
 
@@ -466,9 +491,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("items", parents=[common], help="list stored items")
     s.add_argument("--id", action="append", help="item id (repeatable)")
     s.add_argument("--law", help="short law title, e.g. 劳动合同法")
-    s.add_argument("--type")
+    s.add_argument("--type", choices=ITEM_TYPES)
     s.add_argument("--status", choices=["current", "superseded", "repealed"])
-    s.add_argument("--limit", type=int, default=50)
+    size = s.add_mutually_exclusive_group()
+    size.add_argument("--limit", type=_positive_int, default=50, help="rows to print (default 50)")
+    size.add_argument("--all", action="store_true", help="print every matching row")
     s.set_defaults(func=cmd_items)
 
     s = sub.add_parser("recommend", parents=[common], help="what POST /v1/recommendations returns",
@@ -515,6 +542,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except UsageError as exc:
         _fail(str(exc))
+    except BrokenPipeError:
+        # The reader went away (`pufa items | head`): stop quietly, as other tools do, and
+        # keep Python from complaining again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except OSError as exc:
+        # A folder that cannot be written or read (models, database file, input): one line.
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"{where}{exc.strerror or exc}", 1)
     except Exception as exc:
         from sqlalchemy.exc import SQLAlchemyError
 
@@ -530,8 +566,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return 0
 
 
 if __name__ == "__main__":

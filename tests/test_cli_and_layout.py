@@ -31,7 +31,7 @@ def test_import_is_idempotent_and_reports_rejects(cli_env):
     bad = root / "bad.jsonl"
     bad.write_text('{"id": "ok-cli", "title": "好", "type": "qa"}\n{"title": "", "type": "qa"}\n', encoding="utf-8")
     first = pufa("import", *common, "--json", str(SAMPLE_DIR), str(bad))
-    assert first.returncode == 0, first.stderr
+    assert first.returncode == 1 and "1 rows rejected (the others were imported)" in first.stderr
     a = json.loads(first.stdout)
     assert a["added"] >= 357 and a["by_type"]["qa"] >= 100 and len(a["rejected"]) == 1
     assert a["rejected"][0]["path"].endswith("bad.jsonl:2") and "title" in a["rejected"][0]["reason"]
@@ -68,6 +68,35 @@ def test_build_classify_tokenize_recommend_items(cli_env):
     assert len(items.stdout.splitlines()) == 2
     bad = pufa("recommend", *common, "--date", "2026-02-30")
     assert bad.returncode == 2 and "date" in bad.stderr
+
+
+def test_items_and_serve_fail_plainly(cli_env, tmp_path):
+    """Issue 7, item 8: no silent "all", no silent nothing, no silent cut, no tracebacks."""
+    common, _ = cli_env
+    zero = pufa("items", *common, "--limit", "0")
+    assert zero.returncode == 2 and "--limit: must be at least 1" in zero.stderr and not zero.stdout
+    bogus = pufa("items", *common, "--type", "bogus")
+    assert bogus.returncode == 2 and "invalid choice: 'bogus'" in bogus.stderr
+    cut = pufa("items", *common, "--limit", "3")
+    assert cut.returncode == 0 and len(cut.stdout.splitlines()) == 3 and "more match" in cut.stderr
+    every = pufa("items", *common, "--all")
+    assert every.returncode == 0 and len(every.stdout.splitlines()) > 300 and not every.stderr
+    none = pufa("items", *common, "--law", "没有这部法")
+    assert none.returncode == 0 and "no item matches" in none.stderr
+    # A reader that stops early (`| head -1`): quiet, exit 141 as other tools.
+    proc = subprocess.Popen([sys.executable, "-m", "recommender.cli", "items", *common, "--all"], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    assert proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and "Traceback" not in err, err
+    # Models under a file cannot be written: one line, no traceback.
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    serve = pufa("serve", "--db", f"sqlite:///{tmp_path / 's.db'}", "--models", str(blocker / "models"),
+                 "--bootstrap", "--port", "1")
+    assert serve.returncode == 1 and "Traceback" not in serve.stderr, serve.stderr
+    assert serve.stderr.strip().splitlines()[-1].startswith("pufa: error: ") and "Not a directory" in serve.stderr
 
 
 def test_without_a_model_the_cli_says_what_to_do(tmp_path):

@@ -29,16 +29,24 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 def caller_role(settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None) -> str:
     """The caller's role from ``X-API-Key``: 401 without a valid key (auth on), ``admin`` in
     development mode (auth off)."""
+    role, problem = role_of_key(settings, x_api_key)
+    if role is None:
+        raise HTTPException(401, problem, headers={"WWW-Authenticate": "ApiKey"})
+    return role
+
+
+def role_of_key(settings: Settings, key: str | None) -> tuple[str | None, str]:
+    """(role, "") for a known key, or for anyone when auth is off; (None, why) otherwise."""
     keys = settings.key_roles()
     if not keys:
-        return "admin"
-    if not x_api_key:
-        raise HTTPException(401, "missing X-API-Key header", headers={"WWW-Authenticate": "ApiKey"})
-    digest = hashlib.sha256(x_api_key.encode()).hexdigest()
+        return "admin", ""
+    if not key:
+        return None, "missing X-API-Key header"
+    digest = hashlib.sha256(key.encode()).hexdigest()
     for known, role in keys.items():
         if hmac.compare_digest(known, digest):
-            return role
-    raise HTTPException(401, "unknown API key", headers={"WWW-Authenticate": "ApiKey"})
+            return role, ""
+    return None, "unknown API key"
 
 
 def require(*roles: str) -> Callable[..., str]:

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from recommender.service import PufaService, ServiceError, bootstrap
 from recommender.store import open_store, unavailable
 
+from .deps import role_of_key
 from .routers import (
     admin,
     campaigns,
@@ -71,9 +72,16 @@ class BodyLimit:
                     raise _TooBig
             return msg
 
+        async def guarded(msg: Message) -> None:
+            # Once the body is too big, the app's own answer (a parse error) is not sent.
+            if not too_big:
+                await send(msg)
+
         try:
-            await self.app(scope, limited, send)
+            await self.app(scope, limited, guarded)
         except _TooBig:
+            pass
+        if too_big:
             await _send_json(send, 413, {"detail": f"body: larger than {self.limit} bytes"})
 
 
@@ -81,12 +89,48 @@ class _TooBig(Exception):
     pass
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+_JSON_TYPES = ("application/json", "application/x-ndjson", "application/jsonl", "application/json-lines")
+_OPEN_PATHS = ("/v1/about/",)
+
+
+class Gate:
+    """Before any body is read, for ``/v1/`` routes: the API key (401 names what is wrong,
+    even when the body is malformed) and the body's type (415 when it is declared as
+    something other than JSON). Roles are still checked per route."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not path.startswith("/v1/") or path.startswith(_OPEN_PATHS):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        key = headers.get(b"x-api-key")
+        role, problem = role_of_key(self.settings, key.decode("latin-1") if key is not None else None)
+        if role is None:
+            await _send_json(send, 401, {"detail": problem}, [(b"www-authenticate", b"ApiKey")])
+            return
+        ctype = headers.get(b"content-type", b"").decode("latin-1").split(";")[0].strip().lower()
+        if scope.get("method") in ("POST", "PUT", "PATCH") and ctype and ctype not in _JSON_TYPES \
+                and not ctype.endswith("+json"):
+            await _send_json(send, 415, {"detail": f"content-type: '{ctype}' is not JSON; send the body as "
+                                                   "application/json (JSON Lines as application/x-ndjson)",
+                                         "field": "content-type"})
+            return
+        await self.app(scope, receive, send)
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any],
+                     headers: list[tuple[bytes, bytes]] | None = None) -> None:
     import json
 
     raw = json.dumps(body, ensure_ascii=False).encode()
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]})
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode()),
+                            *(headers or [])]})
     await send({"type": "http.response.body", "body": raw})
 
 
@@ -176,5 +220,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for r in (health, taxonomy, items, classify, users, events, recommendations, campaigns, stats, admin):
         app.include_router(r.router, responses=ERROR_RESPONSES)
+    app.add_middleware(Gate, settings=settings)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)  # type: ignore[arg-type]
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, model_validator
 
 from corpus.schema import ID_PATTERN
 
@@ -30,8 +30,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut, "description": text} for code, text in (
         (401, "missing or unknown API key"), (403, "the key's role may not do this"),
         (404, "no such resource"), (409, "conflict with the current state"),
-        (413, "body too large"), (422, "invalid input: the detail names the field"),
-        (503, "no active model yet"),
+        (413, "body too large"), (415, "the body is not sent as JSON (Content-Type)"),
+        (422, "invalid input: the detail names the field"),
+        (503, "no active model yet, or the database is unavailable (see Retry-After)"),
     )
 }
 
@@ -90,7 +91,7 @@ class _ItemFields(Strict):
     topics: list[str] | None = None
     must_know_for: list[str] | None = None
     law_title: ShortText | None = None
-    article_no: int | None = Field(default=None, ge=0, le=100_000)
+    article_no: StrictInt | None = Field(default=None, ge=0, le=100_000)
     audience: Literal["all", "adults"] | None = None
     keywords: list[Annotated[str, StringConstraints(max_length=100)]] | None = None
 
@@ -110,7 +111,16 @@ class ItemPatch(_ItemFields):
     title: str | None = Field(default=None, min_length=1, max_length=500)
     body: str | None = Field(default=None, max_length=200_000)
     type: ItemType | None = None
-    retired: bool | None = None
+    retired: StrictBool | None = None
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> ItemPatch:
+        # null is "no value"; these fields must have one. (Optional fields sent as null are
+        # left as they are, as before.)
+        for name in ("title", "body", "type", "retired"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} may not be null: send a value or leave the field out")
+        return self
 
 
 class ItemOut(BaseModel):
@@ -176,8 +186,8 @@ class UserPut(Strict):
     groups: list[str] | None = None
     region: Annotated[str, StringConstraints(max_length=64)] | None = None
     language: Annotated[str, StringConstraints(max_length=16)] | None = None
-    personalized: bool | None = None
-    minor: bool | None = None
+    personalized: StrictBool | None = None
+    minor: StrictBool | None = None
 
 
 class Tag(BaseModel):
@@ -208,7 +218,7 @@ class EventIn(Strict):
     item_id: Id | None = None
     text: str | None = Field(default=None, max_length=2000)
     ts: dt.datetime | None = None
-    dwell_ms: int | None = Field(default=None, ge=0, le=86_400_000)
+    dwell_ms: StrictInt | None = Field(default=None, ge=0, le=86_400_000)
 
 
 class EventsIn(Strict):
@@ -230,13 +240,13 @@ class EventsOut(BaseModel):
 class RecommendIn(Strict):
     user_id: Id | None = None
     groups: list[str] | None = None
-    k: int = Field(default=10, ge=1, le=100)
+    k: StrictInt = Field(default=10, ge=1, le=100)
     query: str | None = Field(default=None, max_length=2000)
     date: dt.date | None = None
     region: Annotated[str, StringConstraints(max_length=64)] | None = None
     language: Annotated[str, StringConstraints(max_length=16)] | None = None
-    exclude_seen: bool = True
-    personalized: bool | None = None
+    exclude_seen: StrictBool = True
+    personalized: StrictBool | None = None
 
 
 class RecItem(BaseModel):

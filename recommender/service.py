@@ -31,6 +31,11 @@ from recommender.store import Store, utcnow
 
 __all__ = ["PufaService", "ServiceError", "bootstrap"]
 
+# Events older than this are a client's clock or a typing error, not a person's history.
+EARLIEST_EVENT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+# What an item's url may be: a page a person can open (no javascript:, data:, file:).
+_WEB_URL = ("http://", "https://")
+
 log = logging.getLogger("pufa.service")
 
 MAX_TEXT = 2000
@@ -253,6 +258,7 @@ class PufaService:
             self._check_groups(req.groups)
         if not 1 <= req.k <= 100:
             raise ServiceError(422, "k must be between 1 and 100", "k")
+        self.check_region(req.region)
         engine = self.engine
         now = utcnow()
         shown = None
@@ -353,6 +359,8 @@ class PufaService:
                 raise ServiceError(422, "ts must carry a time zone (e.g. +08:00 or Z)", "ts")
             if parsed > utcnow() + dt.timedelta(minutes=5):
                 raise ServiceError(422, "ts is in the future", "ts")
+            if parsed < EARLIEST_EVENT:
+                raise ServiceError(422, f"ts is before {EARLIEST_EVENT.date()}: not a time this service was used", "ts")
             out["ts"] = parsed.astimezone(dt.UTC)
         dwell = ev.get("dwell_ms")
         if dwell is not None:
@@ -368,6 +376,7 @@ class PufaService:
         fields = {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in fields.items() if v is not None}
         if "groups" in fields and fields["groups"] is not None:
             fields["groups"] = self._check_groups(fields["groups"])
+        self.check_region(fields.get("region"))
         return self.user_view(self.store.put_user(user_id, **fields)["id"])
 
     def user_view(self, user_id: str) -> dict[str, Any]:
@@ -428,7 +437,26 @@ class PufaService:
             raise ServiceError(422, problems[0], problems[0].split(":")[0])
         if item.supersedes and item.supersedes == item.id:
             raise ServiceError(422, "an item cannot supersede itself", "supersedes")
+        if item.url and not item.url.lower().startswith(_WEB_URL):
+            raise ServiceError(422, "url must be a web address starting with http:// or https://", "url")
+        self.check_region(item.region)
         return item
+
+    def check_supersedes(self, items: Sequence[Item]) -> dict[str, str]:
+        """Items whose ``supersedes`` names no stored item and none of ``items``: id -> why."""
+        named = {it.supersedes for it in items if it.supersedes} - {it.id for it in items}
+        if not named:
+            return {}
+        stored = {it.id for it in self.store.iter_items(ids=sorted(named))}
+        return {it.id: f"supersedes names no item: '{it.supersedes}'" for it in items
+                if it.supersedes in named and it.supersedes not in stored}
+
+    def check_region(self, region: str | None, field: str = "region") -> None:
+        """A region must be one the taxonomy lists (corpus/taxonomy/regions.yaml), at most a
+        county: a street address is personal data the product does not collect."""
+        if region is not None and self.taxonomy.region(region) is None:
+            raise ServiceError(422, f"'{region[:64]}' is not a region Pufa knows: name a province, city, league "
+                                    "or county (e.g. 巴彦淖尔市, 临河区), not an address", field)
 
     def add_items(self, items: Sequence[Item], *, editor: str | None = None) -> dict[str, list[dict[str, Any]]]:
         self.store.upsert_items(items, changed_by=editor)
@@ -505,6 +533,7 @@ class PufaService:
 
     def put_campaign(self, data: dict[str, Any]) -> dict[str, Any]:
         self._check_topics(data.get("topics"))
+        self.check_region(data.get("region"))
         self._check_groups(data.get("groups"))
         if not data.get("topics"):
             raise ServiceError(422, "a campaign needs at least one topic", "topics")

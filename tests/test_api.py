@@ -5,6 +5,7 @@ FastAPI's TestClient: the contract's behaviours, the role matrix, bad input, com
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 
 import pytest
@@ -369,7 +370,16 @@ def test_profile_rejects_sensitive_and_unknown_fields(client):
      ("/v1/items", {"title": "x", "type": "poem"}, "type"),
      ("/v1/items", {"title": "x", "type": "qa", "topics": ["nope"]}, "topics"),
      ("/v1/classify", {"text": 5}, "text"),
-     ("/v1/classify", {"text": ""}, "text")],
+     ("/v1/classify", {"text": ""}, "text"),
+     # strict types on the wire (issue 7, item 7): no true for 1, no "10" for 10, no "yes"
+     ("/v1/recommendations", {"k": True}, "k"),
+     ("/v1/recommendations", {"k": "10"}, "k"),
+     ("/v1/recommendations", {"personalized": "yes"}, "personalized"),
+     ("/v1/recommendations", {"region": "北京市海淀区中关村大街1号"}, "region"),
+     ("/v1/events", {"user_id": "u1", "type": "view", "item_id": "sample-a-001", "ts": "1900-01-01T00:00:00Z"}, "ts"),
+     ("/v1/items", {"title": "x", "type": "qa", "url": "javascript:alert(1)"}, "url"),
+     ("/v1/items", {"title": "x", "type": "qa", "supersedes": "no-such-item-anywhere"}, "supersedes"),
+     ("/v1/items", {"title": "x", "type": "qa", "region": "临河区胜利路8号"}, "region")],
 )
 def test_bad_input_is_a_4xx_naming_the_field(client, path, body, field):
     role = "editor" if path == "/v1/items" else "platform"
@@ -383,6 +393,55 @@ def test_malformed_json_and_huge_bodies(client):
     assert r.status_code == 422 and "body" in r.json()["detail"]
     huge = b'{"text": "' + "法".encode() * 5_000_000 + b'"}'
     r = client.post("/v1/classify", content=huge, headers={**H("platform"), "content-type": "application/json"})
+    assert r.status_code == 413 and "body" in r.json()["detail"]
+
+
+def test_bulk_rows_that_are_wrong_are_refused_and_the_rest_kept(client):
+    tag = uid("bk")
+    lines = (json.dumps({"id": f"{tag}-1", "title": "好的一行", "type": "qa"}, ensure_ascii=False).encode() + b"\n"
+             + b'{"id": "' + f"{tag}-2".encode() + b'", "title": "\xff\xfe", "type": "qa"}\n'
+             + json.dumps({"id": f"{tag}-3", "title": "脚本", "type": "qa", "url": "javascript:alert(1)"}).encode() + b"\n"
+             + json.dumps({"id": f"{tag}-4", "title": "新版", "type": "qa", "supersedes": "no-such-item"}).encode() + b"\n"
+             + json.dumps({"id": f"{tag}-1", "title": "同一个id", "type": "qa"}, ensure_ascii=False).encode() + b"\n"
+             + json.dumps({"id": f"{tag}-5", "title": "取代第一行", "type": "qa", "supersedes": f"{tag}-1"},
+                          ensure_ascii=False).encode())
+    r = client.post("/v1/items:bulk", content=lines, headers={**H("editor"), "content-type": "application/x-ndjson"})
+    assert r.status_code == 200, r.text
+    rows = {row["index"]: row for row in r.json()["results"]}
+    assert [rows[n]["ok"] for n in range(6)] == [True, False, False, False, False, True]
+    assert "UTF-8" in rows[1]["error"] and rows[2]["field"] == "url" and rows[3]["field"] == "supersedes"
+    assert rows[4]["field"] == "id" and "row 0" in rows[4]["error"]
+    assert client.get(f"/v1/items/{tag}-1", headers=H("editor")).json()["title"] == "好的一行"
+    assert client.get(f"/v1/items/{tag}-2", headers=H("editor")).status_code == 404
+    bad = client.post("/v1/items:bulk", content=b'[{"title": "\xff", "type": "qa"}]',
+                      headers={**H("editor"), "content-type": "application/json"})
+    assert bad.status_code == 422 and "UTF-8" in bad.json()["detail"]
+
+
+def test_patch_null_users_regions_and_what_reaches_the_body(client):
+    item = client.post("/v1/items", json={"title": "可改的条目", "type": "qa"}, headers=H("editor")).json()["id"]
+    r = client.patch(f"/v1/items/{item}", json={"title": None}, headers=H("editor"))
+    assert r.status_code == 422 and "title may not be null" in r.json()["detail"]
+    assert client.get(f"/v1/items/{item}", headers=H("editor")).json()["title"] == "可改的条目"
+    who = uid()
+    r = client.put(f"/v1/users/{who}", json={"region": "临河区胜利路8号3单元"}, headers=H("platform"))
+    assert r.status_code == 422 and r.json()["field"] == "region"
+    assert client.get(f"/v1/users/{who}", headers=H("platform")).status_code == 404
+    for region in ("临河区", "巴彦淖尔市", "巴彦淖尔", "内蒙古自治区"):
+        assert client.put(f"/v1/users/{who}", json={"region": region}, headers=H("platform")).status_code == 200
+    assert client.put(f"/v1/users/{who}", json={"minor": "no"}, headers=H("platform")).status_code == 422
+    # The key is checked before the body is read; a JSON body declared as text is named.
+    r = client.post("/v1/recommendations", content=b'{"k": 3,', headers={"content-type": "application/json"})
+    assert r.status_code == 401 and r.json()["detail"] == "missing X-API-Key header"
+    r = client.post("/v1/recommendations", content=b'{"k": 3}', headers={**H("platform"), "content-type": "text/plain"})
+    assert r.status_code == 415 and "application/json" in r.json()["detail"]
+    # A chunked body (no Content-Length) over the limit is 413, like a declared one.
+    def chunks():
+        yield b'{"text": "'
+        for _ in range(11):
+            yield "法".encode() * 350_000
+        yield b'"}'
+    r = client.post("/v1/classify", content=chunks(), headers={**H("platform"), "content-type": "application/json"})
     assert r.status_code == 413 and "body" in r.json()["detail"]
 
 

@@ -23,6 +23,8 @@ def _clean(model: ItemIn | ItemPatch) -> dict[str, Any]:
 def create_item(body: ItemIn, svc: ServiceDep, role: Editor) -> dict[str, Any]:
     """Store an item; it is indexed and classified with the active model at once."""
     item = svc.validate_item(_clean(body))
+    for why in svc.check_supersedes([item]).values():
+        raise ServiceError(422, why, "supersedes")
     svc.add_items([item], editor=f"api:{role}")
     return svc.item_view(item.id)
 
@@ -30,30 +32,34 @@ def create_item(body: ItemIn, svc: ServiceDep, role: Editor) -> dict[str, Any]:
 @router.post("/items:bulk", response_model=BulkResult)
 async def bulk_items(request: Request, svc: ServiceDep, role: Editor) -> BulkResult:
     """A JSON array or JSON Lines of items. Each bad row is reported; the good ones are kept."""
-    raw = (await request.body()).decode("utf-8", errors="replace")
+    raw = (await request.body()).strip()
     rows: list[Any]
-    text = raw.strip()
-    if not text:
+    if not raw:
         raise ServiceError(422, "empty body: send a JSON array or JSON Lines of items", "body")
     results: list[BulkRow] = []
-    if text.startswith("["):
+    if raw.startswith(b"["):
         try:
-            rows = json.loads(text)
+            rows = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ServiceError(422, f"not valid UTF-8 at byte {exc.start}", "body") from exc
         except json.JSONDecodeError as exc:
             raise ServiceError(422, f"invalid JSON array: {exc.msg} at line {exc.lineno}", "body") from exc
     else:
         rows = []
-        for n, line in enumerate(text.splitlines()):
+        for n, line in enumerate(raw.split(b"\n")):
             if not line.strip():
                 rows.append(None)
                 continue
             try:
-                rows.append(json.loads(line))
+                rows.append(json.loads(line.decode("utf-8")))
+            except UnicodeDecodeError as exc:
+                rows.append(ValueError(f"line {n + 1}: not valid UTF-8 at byte {exc.start}"))
             except json.JSONDecodeError as exc:
                 rows.append(ValueError(f"line {n + 1}: invalid JSON ({exc.msg})"))
     if len(rows) > 20_000:
         raise ServiceError(413, "at most 20000 items per request", "body")
     good = []
+    first_row: dict[str, int] = {}
     for n, row in enumerate(rows):
         if row is None:
             continue
@@ -74,7 +80,16 @@ async def bulk_items(request: Request, svc: ServiceDep, role: Editor) -> BulkRes
             rid = row.get("id") if isinstance(row.get("id"), str) else None
             results.append(BulkRow(index=n, id=rid, ok=False, error=message, field=field))
             continue
+        if item.id in first_row:
+            results.append(BulkRow(index=n, id=item.id, ok=False, field="id",
+                                   error=f"id '{item.id}' is also in row {first_row[item.id]}: one row per item"))
+            continue
+        first_row[item.id] = n
         good.append((n, item))
+    orphans = svc.check_supersedes([it for _, it in good])
+    results += [BulkRow(index=n, id=it.id, ok=False, error=orphans[it.id], field="supersedes")
+                for n, it in good if it.id in orphans]
+    good = [(n, it) for n, it in good if it.id not in orphans]
     if good:
         svc.add_items([it for _, it in good], editor=f"api:{role}")
     results += [BulkRow(index=n, id=it.id, ok=True) for n, it in good]

@@ -20,6 +20,7 @@ __all__ = [
     "Campaign",
     "ColloquialEntry",
     "Group",
+    "Region",
     "Taxonomy",
     "TaxonomyError",
     "Topic",
@@ -46,6 +47,24 @@ class Topic:
     key_laws: tuple[str, ...]
     title_patterns: tuple[str, ...] = ()
     civil_code_books: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str  # official: 巴彦淖尔市
+    short: str  # 巴彦淖尔
+    parent: str | None  # the official name of the region it lies in
+
+
+# Longest first: 广西壮族自治区 -> 广西, 巴彦淖尔市 -> 巴彦淖尔, 乌拉特前旗 keeps its 旗.
+_REGION_SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "特别行政区", "自治区", "省", "市", "盟", "区", "县")
+
+
+def _short_region(name: str) -> str:
+    for suffix in _REGION_SUFFIXES:
+        if name.endswith(suffix) and len(name) - len(suffix) >= 2:
+            return name[: -len(suffix)]
+    return name
 
 
 @dataclass(frozen=True)
@@ -111,6 +130,7 @@ class Taxonomy:
     dictionary: list[DictWord]
     stopwords: frozenset[str]
     colloquial: list[ColloquialEntry]
+    regions: dict[str, Region] = field(default_factory=dict)  # by official name and short form
     source_dir: Path = field(default=DATA_DIR)
     _law_topics: dict[str, set[str]] | None = field(default=None, repr=False)
 
@@ -161,6 +181,26 @@ class Taxonomy:
             elif any(p in law_title for p in t.title_patterns):
                 found.add(t.id)
         return found
+
+    def region(self, name: str | None) -> Region | None:
+        """The region a name (official or short, spaces ignored) stands for, or None."""
+        if not name:
+            return None
+        return self.regions.get("".join(name.split()))
+
+    def region_within(self, inner: str | None, outer: str | None) -> bool:
+        """Whether ``inner`` lies in ``outer`` (or is it): 临河区 lies in 巴彦淖尔市 and in
+        内蒙古自治区. Unknown names compare as equal text only."""
+        a, b = self.region(inner), self.region(outer)
+        if a is None or b is None:
+            return bool(inner) and inner == outer
+        seen = 0
+        while a is not None and seen < 10:
+            if a.name == b.name:
+                return True
+            a = self.regions.get(a.parent) if a.parent else None
+            seen += 1
+        return False
 
     def campaigns_on(self, day: dt.date, *, group_ids: list[str] | None = None,
                      region: str | None = None) -> list[Campaign]:
@@ -370,6 +410,30 @@ def _load_colloquial(path: Path, topics: dict[str, Topic]) -> list[ColloquialEnt
     return out
 
 
+def _load_regions(path: Path) -> dict[str, Region]:
+    if not path.exists():
+        return {}
+    data = _read_yaml(path)
+    if not isinstance(data, list):
+        raise TaxonomyError(f"{path.name}: expected a list of regions")
+    official: dict[str, Region] = {}
+    for n, entry in enumerate(data):
+        where = f"{path.name}: entry {n + 1}"
+        if not isinstance(entry, dict):
+            raise TaxonomyError(f"{where}: expected a mapping with name and parent")
+        name = _need(entry, "name", where)
+        parent = entry.get("parent")
+        if parent is not None and parent not in official:
+            raise TaxonomyError(f"{where} ({name}): parent '{parent}' must be listed before it")
+        if name in official:
+            raise TaxonomyError(f"{where}: '{name}' is listed twice")
+        official[name] = Region(name=name, short=_short_region(name), parent=parent)
+    out = dict(official)
+    for r in official.values():
+        out.setdefault(r.short, r)
+    return out
+
+
 def load_taxonomy(directory: str | Path | None = None) -> Taxonomy:
     """Read and validate the taxonomy files (cached per directory)."""
     return _load_cached(str(Path(directory) if directory else DATA_DIR))
@@ -386,5 +450,6 @@ def _load_cached(directory: str) -> Taxonomy:
         dictionary=_load_dictionary(d / "legal_dict.txt"),
         stopwords=_load_lines(d / "stopwords.txt"),
         colloquial=_load_colloquial(d / "colloquial.yaml", topics),
+        regions=_load_regions(d / "regions.yaml"),
         source_dir=d,
     )

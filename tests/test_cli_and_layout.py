@@ -83,10 +83,11 @@ def test_items_and_serve_fail_plainly(cli_env, tmp_path):
     assert every.returncode == 0 and len(every.stdout.splitlines()) > 300 and not every.stderr
     none = pufa("items", *common, "--law", "没有这部法")
     assert none.returncode == 0 and "no item matches" in none.stderr
-    # A reader that stops early (`| head -1`): quiet, exit 141 as other tools.
-    proc = subprocess.Popen([sys.executable, "-m", "recommender.cli", "items", *common, "--all"], cwd=REPO,
+    # A reader that stops early (`| head -c 10`): quiet, exit 141 as other tools. The output
+    # (~150 kB) is larger than a pipe holds, so the writer meets the closed pipe.
+    proc = subprocess.Popen([sys.executable, "-m", "recommender.cli", "tokenize", "劳动合同工资" * 5000], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
-    assert proc.stdout.readline()
+    assert proc.stdout.read(10)
     proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141 and "Traceback" not in err, err

@@ -447,7 +447,7 @@ class PufaService:
         named = {it.supersedes for it in items if it.supersedes} - {it.id for it in items}
         if not named:
             return {}
-        stored = {it.id for it in self.store.iter_items(ids=sorted(named))}
+        stored = self.store.existing_ids(sorted(named))
         return {it.id: f"supersedes names no item: '{it.supersedes}'" for it in items
                 if it.supersedes in named and it.supersedes not in stored}
 

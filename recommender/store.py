@@ -656,12 +656,10 @@ class Store:
         locks in one order (no deadlock) and neither fails on the other's row."""
         ids = sorted(set(user_ids))
         now = utcnow()
+        stmt = self._insert(users).on_conflict_do_nothing(index_elements=[users.c.id])
         for chunk in _chunks(ids):
-            have = set(conn.execute(sa.select(users.c.id).where(users.c.id.in_(chunk))).scalars())
-            missing = [{"id": u, "groups": [], "personalized": True, "minor": False,
-                        "created_at": now, "updated_at": now} for u in chunk if u not in have]
-            if missing:
-                conn.execute(self._insert(users).on_conflict_do_nothing(index_elements=[users.c.id]), missing)
+            conn.execute(stmt, [{"id": u, "groups": [], "personalized": True, "minor": False,
+                                 "created_at": now, "updated_at": now} for u in chunk])
 
     def delete_user(self, user_id: str) -> bool:
         """Erase a person: the user row, every event, exposure and removed-tag record.
@@ -712,10 +710,7 @@ class Store:
 
         def work(conn: Connection) -> tuple[int, int]:
             self.ensure_users(conn, [r["user_id"] for r in rows])
-            ids = [r["event_id"] for r in rows if r.get("event_id")]
-            seen: set[str] = set()
-            for chunk in _chunks(ids):
-                seen.update(conn.execute(sa.select(events.c.event_id).where(events.c.event_id.in_(chunk))).scalars())
+            seen: set[str] = set()  # ids repeated within this request
             dup = 0
             batch = []
             for r in rows:
@@ -730,8 +725,8 @@ class Store:
                               "ts": r.get("ts") or now, "dwell_ms": r.get("dwell_ms"), "received_at": now})
             stored = 0
             if batch:
-                # A concurrent writer may store the same event_id between the check and the
-                # insert (a client retrying while the first request runs): that row is skipped.
+                # An event_id stored before (a retry, also one racing the first request) is
+                # skipped by the database; RETURNING counts what was stored.
                 stmt = self._insert(events).on_conflict_do_nothing(index_elements=[events.c.event_id]) \
                     .returning(events.c.seq)
                 stored = len(conn.execute(stmt, batch).all())

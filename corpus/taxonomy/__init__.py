@@ -188,20 +188,6 @@ class Taxonomy:
             return None
         return self.regions.get("".join(name.split()))
 
-    def region_within(self, inner: str | None, outer: str | None) -> bool:
-        """Whether ``inner`` lies in ``outer`` (or is it): 临河区 lies in 巴彦淖尔市 and in
-        内蒙古自治区. Unknown names compare as equal text only."""
-        a, b = self.region(inner), self.region(outer)
-        if a is None or b is None:
-            return bool(inner) and inner == outer
-        seen = 0
-        while a is not None and seen < 10:
-            if a.name == b.name:
-                return True
-            a = self.regions.get(a.parent) if a.parent else None
-            seen += 1
-        return False
-
     def campaigns_on(self, day: dt.date, *, group_ids: list[str] | None = None,
                      region: str | None = None) -> list[Campaign]:
         out = []

@@ -34,20 +34,22 @@ from typing import Any
 
 import numpy as np
 
-from recommender.answer import (
+from recommender.answer_labels import (
     FAMILIES,
-    SOURCES,
     LabelledQuestion,
     family_of,
-    fit_answer_model,
     load_article_labels,
-    prepare_training,
     ranking_metrics,
     summarize,
 )
+from recommender.answer_model import SOURCES
+from recommender.answer_training import fit_answer_model, prepare_training
 from recommender.bm25 import BM25Index
 from recommender.config import PipelineConfig
-from recommender.engine import Engine, MemoryEvents, Model, RecommendRequest
+from recommender.engine import Engine
+from recommender.inputs import RecommendRequest
+from recommender.model import Model
+from recommender.sources import MemoryEvents
 
 __all__ = ["AnswerEvalReport", "evaluate_answers", "format_answer_report", "run_answer_cli"]
 
@@ -96,7 +98,7 @@ def _plain_bm25(model: Model, texts: Sequence[str] | None) -> tuple[BM25Index, n
     def cut(text: str) -> list[str]:
         return [w for w in seg.lcut(text) if w.strip()]
 
-    bodies = [texts[r] if texts is not None else cat.metas[r].snippet for r in rows]
+    bodies = [texts[int(r)] if texts is not None else cat.metas[r].snippet for r in rows]
     return BM25Index(k1=1.5, b=0.75).fit([cut(t) for t in bodies]), rows, cut
 
 
@@ -172,7 +174,7 @@ def evaluate_answers(
         fold_answerer = answerer.with_model(fold_model)
         for i in test:
             r, _ = fold_answerer.rank_prepared(ts.views[i], ts.prepared[i],
-                                               fold_answerer.neighbours(ts.views[i], fold_answerer._memory))
+                                               fold_answerer.neighbours(ts.views[i], fold_answerer.memory_rows))
             ranker_lists[i] = [ids[x] for x in r[:100]]
         fold_engine = Engine(dataclasses.replace(model, answer=fold_model), MemoryEvents(), cfg)
         for i in test:

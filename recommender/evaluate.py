@@ -19,7 +19,7 @@
 Baselines: popularity (most read by the simulated population), group prior only (topic
 match to the group blend), content only (dense similarity to the question or to what the
 person read), and plain BM25 on the question (jieba without the legal dictionary or the
-colloquial lexicon; for simulated people, on the titles they read).
+colloquial lexicon; for simulated people, on the titles they read); see :mod:`recommender.baselines`.
 """
 
 from __future__ import annotations
@@ -35,18 +35,23 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
+from recommender.baselines import Baselines
 from recommender.config import PipelineConfig
-from recommender.engine import Engine, MemoryEvents, Model, RecommendRequest
+from recommender.engine import Engine
+from recommender.inputs import RecommendRequest
+from recommender.model import Model
+from recommender.sources import MemoryEvents
+from recommender.vocab import DEFAULT_DB_URL
 
 __all__ = [
-    "BM25",
     "EvalReport",
     "Population",
+    "ap_at_k",
     "evaluate_all",
     "format_report",
     "load_labelled_questions",
+    "ndcg_at_k",
     "simulate_population",
 ]
 
@@ -77,38 +82,6 @@ def load_labelled_questions(labels: Path, shared: Path) -> list[dict[str, Any]]:
                 if row["id"] in texts and row.get("topics"):
                     out.append({**row, "text": texts[row["id"]]})
     return out
-
-
-class BM25:
-    """Okapi BM25 over token lists (k1=1.5, b=0.75), as plain as rank_bm25's."""
-
-    def __init__(self, docs: Sequence[list[str]], k1: float = 1.5, b: float = 0.75) -> None:
-        vocab: dict[str, int] = {}
-        rows, cols, vals = [], [], []
-        lengths = np.zeros(len(docs), dtype=np.float32)
-        for i, toks in enumerate(docs):
-            lengths[i] = len(toks)
-            for t, c in Counter(toks).items():
-                j = vocab.setdefault(t, len(vocab))
-                rows.append(i)
-                cols.append(j)
-                vals.append(c)
-        tf = sp.csr_matrix((np.asarray(vals, dtype=np.float32), (rows, cols)), shape=(len(docs), len(vocab)))
-        df = np.bincount(cols, minlength=len(vocab)).astype(np.float32)
-        n = len(docs)
-        self.idf = np.log((n - df + 0.5) / (df + 0.5) + 1.0).astype(np.float32)
-        avg = float(lengths.mean()) if n else 1.0
-        denom_row = k1 * (1 - b + b * lengths / max(avg, 1e-9))
-        tf = tf.tocoo()
-        data = tf.data * (k1 + 1) / (tf.data + denom_row[tf.row])
-        self.w = sp.csr_matrix((data, (tf.row, tf.col)), shape=tf.shape).tocsc()
-        self.vocab = vocab
-
-    def scores(self, query: list[str]) -> np.ndarray:
-        cols = [self.vocab[t] for t in set(query) if t in self.vocab]
-        if not cols:
-            return np.zeros(self.w.shape[0], dtype=np.float32)
-        return np.asarray(self.w[:, cols] @ self.idf[cols]).ravel()
 
 
 # --------------------------------------------------------------------------- population
@@ -189,13 +162,17 @@ def simulate_population(model: Model, n: int = 300, *, reads: tuple[int, int] = 
 # --------------------------------------------------------------------------- metrics
 
 
-def _ndcg(ranked: Sequence[str], relevant: set[str], k: int = 10) -> float:
+def ndcg_at_k(ranked: Sequence[str], relevant: set[str], k: int = 10) -> float:
+    """nDCG@k with binary gains: sum of 1 / log2(rank + 1) over the relevant items in the top k,
+    over the same for the ideal list (every relevant item first, at most k)."""
     dcg = sum(1 / math.log2(i + 2) for i, r in enumerate(ranked[:k]) if r in relevant)
     ideal = sum(1 / math.log2(i + 2) for i in range(min(len(relevant), k)))
     return dcg / ideal if ideal else 0.0
 
 
-def _ap(ranked: Sequence[str], relevant: set[str], k: int = 10) -> float:
+def ap_at_k(ranked: Sequence[str], relevant: set[str], k: int = 10) -> float:
+    """Average precision at k: the precision at the rank of each relevant item in the top k,
+    summed, over min(number relevant, k)."""
     hits, total = 0, 0.0
     for i, r in enumerate(ranked[:k]):
         if r in relevant:
@@ -217,65 +194,6 @@ class EvalReport:
                 "campaign": self.campaign, "meta": self.meta}
 
 
-class _Systems:
-    """The engine and the baselines behind one interface: rank(person or question) -> ids."""
-
-    def __init__(self, engine: Engine, pop: Population | None) -> None:
-        self.engine = engine
-        m = engine.model
-        self.cat = m.catalog
-        self.ok = self.cat.recommendable & ~self.cat.adults_only
-        self.pop_counts = pop.popularity if pop else Counter()
-        import logging
-
-        import jieba
-
-        jieba.setLogLevel(logging.WARNING)
-        self._plain = jieba.Tokenizer()
-        self._plain.initialize()
-        # BM25 reads the raw item texts, which the caller gives (set_texts).
-        self.bm25: BM25 | None = None
-        self._popular = np.array([self.pop_counts.get(meta.id, 0) for meta in self.cat.metas], dtype=np.float32)
-
-    def set_texts(self, texts: Sequence[str]) -> None:
-        toks = [[t for t in self._plain.cut(x) if t.strip() and len(t) > 1] for x in texts]
-        self.bm25 = BM25(toks)
-
-    def _top(self, scores: np.ndarray, k: int, exclude: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
-        scores = np.where(self.ok, scores, -np.inf)
-        for item_id in exclude:
-            r = self.cat.row_of.get(item_id)
-            if r is not None:
-                scores[r] = -np.inf
-        top = np.argpartition(-scores, k)[: k + len(exclude)]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [self.cat.metas[int(r)].id for r in top if np.isfinite(scores[r])][:k]
-
-    def popularity(self, k: int, exclude: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
-        # Ties (unread items) fall back to the catalogue order, deterministic.
-        return self._top(self._popular + 1e-6 * np.linspace(1, 0, len(self._popular)), k, exclude)
-
-    def group_prior(self, groups: Sequence[str], k: int, exclude: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
-        g = self.engine.priors.blend(groups)
-        return self._top(self.cat.topics_unit @ (g / (np.linalg.norm(g) or 1)), k, exclude)
-
-    def content_text(self, text: str, k: int) -> list[str]:
-        sig = self.engine.read_text(text)
-        return self._top(self.engine.model.index.dense_ @ sig.dense, k)
-
-    def content_history(self, read: Sequence[str], k: int) -> list[str]:
-        idx = self.engine.model.index
-        rows = [idx.row_[i] for i in read if i in idx.row_]
-        if not rows:
-            return self.popularity(k, set(read))
-        v = idx.dense_[rows].mean(axis=0)
-        return self._top(idx.dense_ @ (v / (np.linalg.norm(v) or 1)), k, set(read))
-
-    def bm25_text(self, text: str, k: int, exclude: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
-        assert self.bm25 is not None
-        toks = [t for t in self._plain.cut(text) if t.strip() and len(t) > 1]
-        return self._top(self.bm25.scores(toks), k, exclude)
-
 
 def _item_topics(cat: Any, item_id: str, min_weight: float = 0.5) -> set[str]:
     r = cat.row_of.get(item_id)
@@ -293,7 +211,7 @@ def _item_laws(engine: Engine, item_id: str) -> set[str]:
     return {meta.law_title} if meta and meta.law_title else set()
 
 
-def evaluate_questions(engine: Engine, systems: _Systems, questions: Sequence[dict[str, Any]],
+def evaluate_questions(engine: Engine, systems: Baselines, questions: Sequence[dict[str, Any]],
                        now: dt.datetime) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, list[float]]] = {s: {"topic_p@5": [], "law_hit@10": []} for s in SYSTEMS}
     cat = engine.model.catalog
@@ -320,7 +238,7 @@ def evaluate_questions(engine: Engine, systems: _Systems, questions: Sequence[di
     return {s: {k: float(np.mean(v)) if v else float("nan") for k, v in m.items()} for s, m in out.items()}
 
 
-def evaluate_population(engine: Engine, systems: _Systems, pop: Population,
+def evaluate_population(engine: Engine, systems: Baselines, pop: Population,
                         now: dt.datetime) -> dict[str, dict[str, float]]:
     idx = engine.model.index
     n_items = int(engine.model.catalog.recommendable.sum())
@@ -339,7 +257,8 @@ def evaluate_population(engine: Engine, systems: _Systems, pop: Population,
     for p in pop.people:
         train, test = pop.train_reads(p), set(pop.test_reads(p))
         seen = set(train)
-        titles = " ".join(engine.model.catalog.meta(i).title for i in train if engine.model.catalog.meta(i))
+        metas = [engine.model.catalog.meta(i) for i in train]
+        titles = " ".join(m.title for m in metas if m is not None)
         ranked = {
             "engine": [i["item_id"] for i in eng.recommend(RecommendRequest(user_id=p.id, k=10), now=now).items],
             "popularity": systems.popularity(10, seen),
@@ -352,9 +271,9 @@ def evaluate_population(engine: Engine, systems: _Systems, pop: Population,
             m = metrics[s]
             m["p@10"].append(hits / 10)
             m["r@10"].append(hits / len(test))
-            m["ndcg@10"].append(_ndcg(ids, test))
-            m["map"].append(_ap(ids, test))
-            rows = [idx.row_[i] for i in ids if i in idx.row_]
+            m["ndcg@10"].append(ndcg_at_k(ids, test))
+            m["map"].append(ap_at_k(ids, test))
+            rows = [engine.model.catalog.row_of[i] for i in ids if i in engine.model.catalog.row_of]
             if len(rows) > 1:
                 D = idx.dense_[rows]
                 sims = D @ D.T
@@ -413,7 +332,7 @@ def evaluate_all(
     say = progress or (lambda s: None)
     say("simulating people")
     pop = simulate_population(model, people, seed=seed)
-    systems = _Systems(engine, pop)
+    systems = Baselines(engine, pop.popularity)
     systems.set_texts(item_texts if item_texts is not None else [m.title for m in model.catalog.metas])
     qres: dict[str, dict[str, float]] = {}
     if questions:
@@ -511,10 +430,10 @@ def _item_texts(args: Any, model: Model, body_only: bool = False) -> list[str] |
 
     from recommender.store import open_store
 
-    url = args.db or os.environ.get("PUFA_DB") or "sqlite:///./pufa.db"
+    url = args.db or os.environ.get("PUFA_DB") or DEFAULT_DB_URL
     try:
         store = open_store(url, migrate_schema=False)
-        items = store.get_items([m.id for m in model.catalog.metas])
+        items = store.items.get_many([m.id for m in model.catalog.metas])
     except Exception:
         return None
     if body_only:

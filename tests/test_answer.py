@@ -10,9 +10,14 @@ import math
 import numpy as np
 import pytest
 
-from recommender.answer import Answerer, AnswerModel, load_article_labels, ranking_metrics
+from recommender.answer import Answerer
+from recommender.answer_labels import load_article_labels, ranking_metrics
+from recommender.answer_model import AnswerModel
 from recommender.bm25 import BM25Index
-from recommender.engine import Engine, MemoryEvents, RecommendRequest, load_model
+from recommender.engine import Engine
+from recommender.inputs import RecommendRequest
+from recommender.model import load_model
+from recommender.sources import MemoryEvents
 
 from .conftest import SAMPLE_DIR
 
@@ -98,7 +103,7 @@ def law_env(tmp_path_factory):
     """The sample content plus five small laws; one model without labels, one whose ranker
     was trained on 20 labelled questions (4-fold cross-validated)."""
     from corpus.loaders import load_paths
-    from recommender.answer import AnswerConfig
+    from recommender.answer_model import AnswerConfig
     from recommender.build import BuildConfig, build_model
     from recommender.store import open_store
 
@@ -109,7 +114,7 @@ def law_env(tmp_path_factory):
     store = open_store(f"sqlite:///{root / 'p.db'}")
     result = load_paths([SAMPLE_DIR, root / "laws"])
     assert not result.rejected, result.rejected
-    store.upsert_items(result.items)
+    store.items.upsert(result.items)
     plain = build_model(store, root / "models", config=BuildConfig(evaluate=False, questions=[]))
     trained = build_model(store, root / "models", config=BuildConfig(
         evaluate=True, questions=[str(labels)], answer=AnswerConfig(cv_folds=4, min_child_samples=5, num_leaves=7)))
@@ -224,7 +229,7 @@ def test_every_text_once_and_scores_in_list_order(law_env):
 
 
 def test_ranking_metrics_by_hand():
-    from recommender.answer import LabelledQuestion
+    from recommender.answer_labels import LabelledQuestion
 
     q = LabelledQuestion("q", "x", ["a", "b"], 3)
     m = ranking_metrics([["z", "a", "y", "b"]], [q])

@@ -7,14 +7,9 @@ import numpy as np
 import pytest
 
 from corpus.loaders import load_paths
-from recommender.classify import (
-    ClassifierConfig,
-    QueryExpander,
-    TopicClassifier,
-    model_context,
-    model_text,
-    training_set,
-)
+from recommender.classify import ClassifierConfig, TopicClassifier, model_context, model_text
+from recommender.classify_training import training_set
+from recommender.expander import QueryExpander
 
 from .conftest import SAMPLE_DIR
 

@@ -1,0 +1,207 @@
+"""The trained part of the answer path, as ``pufa build`` stores it: the ranker's config
+(:class:`AnswerConfig`), the features it reads (:data:`FEATURE_NAMES`), the labelled questions
+it remembers (:class:`QuestionMemory`) and the LightGBM ranker itself (:class:`AnswerModel`).
+
+The model is a text file of LightGBM trees plus arrays and JSON (no pickles). How answers are
+found and ranked is :mod:`recommender.answer`; how the ranker is trained is
+:mod:`recommender.answer_training`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender.catalog import Catalog
+from recommender.jsonconfig import JsonConfig
+
+__all__ = [
+    "FEATURE_NAMES",
+    "PER_SOURCE",
+    "SOURCES",
+    "AnswerConfig",
+    "AnswerModel",
+    "MemoryRows",
+    "QuestionMemory",
+]
+
+FORMAT_VERSION = 1
+SOURCES = ("bm25", "bm25_lexicon", "dense", "tfidf")
+
+
+@dataclass
+class AnswerConfig(JsonConfig):
+    """How answers are found and ranked; round-trips to JSON, stored with the model."""
+
+    per_source: int = 100  # candidates from each first stage
+    # ... except these (the dense stage is the strongest: more of its rows are worth scoring)
+    per_source_overrides: dict[str, int] = field(default_factory=dict)
+    rank_depth: int = 1000  # ranks deeper than this count as this
+    dense_nprobe: int = 64  # IVF cells the dense stage reads (catalogues of ann_min_items or more)
+    ann_min_items: int = 20_000
+    knn: int = 10  # labelled questions consulted for a new one
+    knn_candidates: int = 50  # articles those questions bring in as candidates
+    rrf_k: float = 60.0  # reciprocal-rank fusion when no ranker is trained
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    # LightGBM LambdaMART; small trees and strong regularisation (a few hundred questions).
+    n_estimators: int = 200
+    learning_rate: float = 0.03
+    num_leaves: int = 15
+    min_child_samples: int = 50
+    subsample: float = 0.8
+    colsample: float = 0.7
+    reg_lambda: float = 5.0
+    truncation_level: int = 30
+    cv_folds: int = 5
+    seed: int = 0
+
+
+# --------------------------------------------------------------------------- features
+
+
+# The ranker's columns, in the order :meth:`recommender.answer.Answerer.features` writes them.
+PER_SOURCE = ("score", "rel", "log_rank", "law_rel", "law_log_rank", "section_rel", "section_log_rank")
+FEATURE_NAMES: list[str] = [
+    *(f"{s}_{f}" for s in SOURCES for f in PER_SOURCE),
+    "knn_dense_article", "knn_dense_law", "knn_tfidf_article", "knn_tfidf_law",
+    "prior_article", "prior_law", "knn_dense_section", "query_topic",
+    "log_length", "position", "log_law_size", "civil_code", "interpretation", "law_named",
+]
+
+
+# --------------------------------------------------------------------------- memory
+
+
+@dataclass
+class QuestionMemory:
+    """Labelled questions in the model's spaces: which articles answered questions like
+    this one, and how often each article and law answers one."""
+
+    ids: list[str]
+    dense: np.ndarray  # (m, d) unit vectors
+    sparse: sp.csr_matrix  # (m, V) TF-IDF rows
+    gold: list[list[str]]
+    # How similar (dense, sparse) a labelled question must be to vouch for its articles as
+    # answers: the 90th percentile of the similarity of two labelled questions. e5 puts any two
+    # questions near 0.85 ("中午吃什么" is 0.865 from a food-safety question); a real neighbour
+    # is about 0.93 (median over the STARD questions).
+    floors: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.floors is None:
+            self.floors = (_pair_quantile(self.dense), _pair_quantile(self.sparse))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def subset(self, idx: Sequence[int]) -> QuestionMemory:
+        idx = list(idx)
+        return QuestionMemory([self.ids[i] for i in idx], self.dense[idx], self.sparse[idx],
+                              [self.gold[i] for i in idx], self.floors)
+
+    def save(self, d: Path) -> None:
+        np.save(d / "memory_dense.npy", self.dense)
+        sp.save_npz(d / "memory_sparse.npz", self.sparse.tocsr(), compressed=True)
+        (d / "memory.json").write_text(json.dumps({"ids": self.ids, "gold": self.gold, "floors": self.floors},
+                                                  ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, d: Path) -> QuestionMemory | None:
+        if not (d / "memory.json").exists():
+            return None
+        meta = json.loads((d / "memory.json").read_text(encoding="utf-8"))
+        floors = meta.get("floors")
+        return cls(meta["ids"], np.load(d / "memory_dense.npy"), sp.load_npz(d / "memory_sparse.npz").tocsr(),
+                   meta["gold"], tuple(floors) if floors else None)
+
+
+def _pair_quantile(x: np.ndarray | sp.csr_matrix, q: float = 90.0, pairs: int = 20_000, seed: int = 0) -> float:
+    """The ``q``-th percentile of the similarity of two different rows (random pairs)."""
+    m = x.shape[0]
+    if m < 3:
+        return 0.0
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, m, pairs), rng.integers(0, m, pairs)
+    a, b = a[a != b], b[a != b]
+    if sp.issparse(x):
+        sims = np.asarray(x[a].multiply(x[b]).sum(axis=1)).ravel()
+    else:
+        sims = np.einsum("ij,ij->i", x[a], x[b])
+    return float(np.percentile(sims, q))
+
+
+class MemoryRows:
+    """A memory resolved against one catalogue: gold rows, article and law counts."""
+
+    def __init__(self, memory: QuestionMemory, catalog: Catalog) -> None:
+        self.memory = memory
+        n_laws = len(catalog.law_ids)
+        self.gold_rows = [np.asarray([catalog.row_of[i] for i in g if i in catalog.row_of], dtype=np.int64)
+                          for g in memory.gold]
+        self.gold_laws = [np.unique(catalog.law_of[r][catalog.law_of[r] >= 0]) for r in self.gold_rows]
+        self.art_count = np.zeros(len(catalog), dtype=np.float32)
+        self.law_count = np.zeros(n_laws, dtype=np.float32)
+        for r, laws in zip(self.gold_rows, self.gold_laws, strict=True):
+            np.add.at(self.art_count, r, 1.0)
+            np.add.at(self.law_count, laws, 1.0)
+
+
+# --------------------------------------------------------------------------- the trained part
+
+
+@dataclass
+class AnswerModel:
+    """What ``pufa build`` learns for answers: the ranker, its config and the labelled
+    questions it remembers, with its cross-validated figures."""
+
+    config: AnswerConfig
+    booster: Any = None  # lightgbm.Booster, or None (fusion by reciprocal rank)
+    memory: QuestionMemory | None = None
+    report: dict[str, Any] = field(default_factory=dict)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(self.booster.predict(X, num_threads=1), dtype=np.float32)
+
+    def save(self, directory: str | Path) -> None:
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        if self.booster is not None:
+            self.booster.save_model(str(d / "ranker.txt"))
+        if self.memory is not None:
+            self.memory.save(d)
+        meta = {"format": FORMAT_VERSION, "config": self.config.to_dict(), "features": FEATURE_NAMES,
+                "trained": self.booster is not None, "report": self.report}
+        (d / "answer.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> AnswerModel:
+        d = Path(directory)
+        meta = json.loads((d / "answer.json").read_text(encoding="utf-8"))
+        if meta.get("format") != FORMAT_VERSION:
+            raise ValueError(f"{d}: answer model format {meta.get('format')} is not {FORMAT_VERSION}")
+        report = meta.get("report", {})
+        trained = meta["trained"]
+        if trained and meta["features"] != FEATURE_NAMES:
+            # A version built by an older release: serve it, but fuse the first stages until
+            # it is rebuilt (a ranker read with other features would rank at random).
+            logging.getLogger("pufa.answer").warning(
+                "%s: the answer ranker was trained on other features; answers fuse the first stages "
+                "until the model is rebuilt", d)
+            report = {**report, "disabled": "trained on other features; rebuild the model"}
+            trained = False
+        booster = None
+        if trained:
+            import lightgbm as lgb
+
+            booster = lgb.Booster(model_file=str(d / "ranker.txt"))
+        return cls(AnswerConfig.from_dict(meta["config"]), booster, QuestionMemory.load(d), report)
+
+

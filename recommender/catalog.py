@@ -164,16 +164,16 @@ class Catalog:
         norms[norms == 0] = 1.0
         self.topics_unit = (self.topics / norms).astype(np.float32)
         self.main_topic = np.where(self.topics.max(axis=1) > 0, self.topics.argmax(axis=1), -1).astype(np.int32)
-        today = dt.date.today()
-        ages = np.full(n, np.nan, dtype=np.float32)
+        # Publication days as proleptic ordinals (NaN: unknown). Ages are counted from the
+        # day of each request (ranking), never from the day this catalogue was built.
+        published = np.full(n, np.nan, dtype=np.float64)
         for r, m in enumerate(self.metas):
             if m.published_at:
                 try:
-                    ages[r] = (today - dt.date.fromisoformat(m.published_at[:10])).days
+                    published[r] = dt.date.fromisoformat(m.published_at[:10]).toordinal()
                 except ValueError:
                     pass
-        # A date in the future counts as new; a date centuries ago as simply old.
-        self.age_days = np.clip(ages, 0.0, 36_500.0)
+        self.published_ordinal = published
 
     def __len__(self) -> int:
         return len(self.metas)

@@ -26,11 +26,10 @@ import scipy.sparse as sp
 
 from corpus.taxonomy import Taxonomy
 from recommender.config import ProfileConfig
+from recommender.records import Event
+from recommender.vocab import POSITIVE_TYPES, TEXT_TYPES
 
 __all__ = [
-    "EVENT_TYPES",
-    "POSITIVE_TYPES",
-    "TEXT_TYPES",
     "GroupPriors",
     "ProfileBuilder",
     "QuerySignal",
@@ -40,9 +39,6 @@ __all__ = [
     "is_blocked_text",
 ]
 
-EVENT_TYPES = ("view", "click", "like", "share", "complete", "dismiss", "search", "question")
-POSITIVE_TYPES = frozenset({"view", "click", "like", "share", "complete"})
-TEXT_TYPES = frozenset({"search", "question"})
 
 _BLOCKED_PATH = Path(__file__).resolve().parents[1] / "corpus" / "taxonomy" / "blocked_terms.txt"
 _BLOCKED: tuple[str, ...] | None = None
@@ -186,7 +182,7 @@ class ProfileBuilder:
     def build(
         self,
         user_id: str | None,
-        events: Sequence[dict[str, Any]],
+        events: Sequence[Event],
         *,
         groups: Sequence[str],
         item_topics: ItemTopics,
@@ -208,7 +204,7 @@ class ProfileBuilder:
         dismissed: set[str] = set()
         completed: set[str] = set()
         recent: list[str] = []
-        latest_query: tuple[dict[str, Any], float] | None = None
+        latest_query: tuple[Event, float] | None = None
         events = list(events)[-cfg.max_events:]
         removed = set(removed_tags)
         removed_cols = {self.col[t] for t in removed if t in self.col}
@@ -229,13 +225,13 @@ class ProfileBuilder:
                 neg += -w * vec
 
         for ev in events:
-            etype = ev["type"]
+            etype = ev.type
             strength = cfg.strengths.get(etype, 0.0)
-            ts = ev.get("ts") or now
+            ts = ev.ts or now
             age = max(0.0, (now - ts).total_seconds() / 86400.0)
             decay = 0.5 ** (age / cfg.half_life_days)
             w = strength * decay
-            item_id = ev.get("item_id")
+            item_id = ev.item_id
             if item_id:
                 if etype in POSITIVE_TYPES:
                     seen.add(item_id)
@@ -252,11 +248,11 @@ class ProfileBuilder:
                     if dv is not None and np.any(dv):
                         dense_sum = dv * w if dense_sum is None else dense_sum + dv * w
                         total_positive += w
-            if etype in TEXT_TYPES and ev.get("text"):
-                text = str(ev["text"])
+            if etype in TEXT_TYPES and ev.text:
+                text = ev.text
                 if is_blocked_text(text):
                     continue
-                stored = ev.get("topics")
+                stored = ev.topics
                 if stored:
                     vec = np.zeros(n, dtype=np.float64)
                     for t in stored:
@@ -270,9 +266,9 @@ class ProfileBuilder:
                     continue
                 latest_query = (ev, age)
         weights = pos - neg
-        for t in removed:
-            if t in self.col:
-                weights[self.col[t]] = 0.0
+        for topic in removed:
+            if topic in self.col:
+                weights[self.col[topic]] = 0.0
         weights = np.clip(weights, 0.0, None)
         m = float(weights.max()) if weights.size else 0.0
         topic_weights = (weights / m).astype(np.float32) if m > 0 else np.zeros(n, dtype=np.float32)
@@ -285,13 +281,13 @@ class ProfileBuilder:
         if latest_query is not None:
             ev, age = latest_query
             weight = 0.5 ** (age / cfg.query_half_life_days)
-            signal = read_text(str(ev["text"]))
+            signal = read_text(str(ev.text))
             if dense is None and np.any(signal.dense):
                 dense = signal.dense
             elif dense is not None and np.any(signal.dense):
                 mixed = dense + signal.dense * weight
                 dense = (mixed / (np.linalg.norm(mixed) or 1.0)).astype(np.float32)
-            query = QuerySignal(signal, float(weight), ev["type"], ev.get("ts"))
+            query = QuerySignal(signal, float(weight), ev.type, ev.ts)
             query_is_newest = ev is events[-1]
         confidence = 1.0 - math.exp(-total_positive / 3.0)
         cold = not events

@@ -28,7 +28,6 @@ from recommender.index import ItemIndex
 from recommender.profiles import UserProfile
 
 __all__ = [
-    "COMPONENTS",
     "CandidateSelector",
     "Diversifier",
     "Explainer",
@@ -39,12 +38,6 @@ __all__ = [
     "Scorer",
 ]
 
-COMPONENTS = (
-    "profile_topic", "profile_dense", "query_sparse", "query_dense", "query_topic", "group_prior",
-    "must_know", "campaign", "co_reading", "freshness", "type", "elderly_anti_fraud",
-)
-
-
 @dataclass
 class RankContext:
     """Everything one request's ranking needs, prepared by the engine."""
@@ -53,7 +46,7 @@ class RankContext:
     group_ids: list[str]
     group_vector: np.ndarray
     campaigns: list[Campaign]
-    day: dt.date
+    day: dt.date  # the request's day: campaigns and freshness are counted from it
     k: int
     exclude_seen: bool
     region: str | None = None
@@ -95,6 +88,7 @@ class CandidateSelector:
             if m <= 0:
                 return np.zeros(0, dtype=np.int64)
             top = np.argpartition(-scores, m - 1)[:m]
+            top = top[np.argsort(-scores[top], kind="stable")]  # best first: the cut below keeps the best
             top = top[np.isfinite(scores[top])]
             return rows[top] if rows is not None else top
 
@@ -137,7 +131,13 @@ class CandidateSelector:
             picks.append(top_of(np.zeros(n, dtype=np.float32)))
         rows = np.unique(np.concatenate(picks))
         if rows.size > cfg.max_candidates:
-            rows = rows[: cfg.max_candidates]
+            # Each source's best first, in turns (rank 0 of every source, then rank 1 ...).
+            longest = max(len(p) for p in picks)
+            turns = np.concatenate([np.pad(p.astype(np.int64), (0, longest - len(p)), constant_values=-1)
+                                    for p in picks]).reshape(len(picks), longest).T.ravel()
+            turns = turns[turns >= 0]
+            _, first = np.unique(turns, return_index=True)
+            rows = np.sort(turns[np.sort(first)[: cfg.max_candidates]])
         return rows
 
 
@@ -167,10 +167,10 @@ class Filters:
                 mask[r] = False
         if ctx.region:
             region = ctx.region
-            for r in np.flatnonzero(mask & catalog.has_region):
-                item_region = catalog.metas[r].region or ""
+            for row in np.flatnonzero(mask & catalog.has_region):
+                item_region = catalog.metas[int(row)].region or ""
                 if item_region not in region and region not in item_region and not _same_province(item_region, region):
-                    mask[r] = False
+                    mask[row] = False
         return mask
 
 
@@ -237,7 +237,9 @@ class Scorer:
         if ctx.co_reading:
             comp["co_reading"] = np.fromiter((ctx.co_reading.get(int(r), 0.0) for r in rows),
                                              dtype=np.float32, count=rows.size)
-        ages = catalog.age_days[rows]
+        # Ages in days on the request's day; a date in the future counts as new, one
+        # centuries ago as simply old.
+        ages = np.clip(ctx.day.toordinal() - catalog.published_ordinal[rows], 0.0, 36_500.0)
         fresh = np.where(np.isnan(ages), 0.0, 0.5 ** (np.nan_to_num(ages) / cfg.freshness_half_life_days))
         comp["freshness"] = fresh.astype(np.float32)
         types = catalog.types[rows]

@@ -149,9 +149,6 @@ class LegalTokenizer:
             return list(self._cached(text))
         return self._tokenize_uncached(text)
 
-    def tokenize_many(self, texts: Iterable[str]) -> list[list[str]]:
-        return [self._tokenize_uncached(t) for t in texts]
-
     def __call__(self, text: str) -> list[str]:
         return self.tokenize(text)
 

@@ -8,7 +8,10 @@ import re
 import pytest
 
 from recommender.config import PipelineConfig
-from recommender.engine import Engine, MemoryEvents, RecommendRequest, load_model
+from recommender.engine import Engine
+from recommender.inputs import RecommendRequest
+from recommender.model import load_model
+from recommender.sources import MemoryEvents
 
 NOW = dt.datetime(2026, 8, 12, 10, 0, tzinfo=dt.UTC)
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -278,3 +281,115 @@ def test_co_reading_within_the_persons_groups(model):
     assert "同群体的人也在读" in herder[b]["reasons"]
     assert herder[b]["score"] > other.get(b, {"score": 0})["score"]
     assert "同群体的人也在读" not in worker.get(b, {"reasons": []})["reasons"]
+
+
+# ---------------------------------------------------------------- caches (issue 8's bugs)
+
+
+def _cheap_model(taxonomy):
+    """A model whose text reading costs microseconds (no tokenizer, index or classifier work),
+    so a test can read thousands of texts: only the engine's own caching is exercised."""
+    import types
+
+    import numpy as np
+    import scipy.sparse as sp
+
+    from recommender.catalog import Catalog, ItemMeta
+    from recommender.model import Model
+
+    topics = ["labour", "anti_fraud", "marriage_family"]
+    cat = Catalog(topics, [ItemMeta(id="a", type="qa", title="A", status="current")], np.zeros((1, 3), np.float32))
+    cheap = types.SimpleNamespace(
+        expand=lambda text: text, matches=lambda text: [], tokenize=lambda text: [text],
+        vectorize=lambda tokens: sp.csr_matrix((1, 1), dtype=np.float32),
+        embed_query=lambda tokens, text: np.zeros(2, np.float32),
+        predict_proba=lambda texts: np.zeros((len(texts), 3)),
+    )
+    return Model(version="cheap", path=None, manifest={}, tokenizer=cheap, expander=cheap, index=cheap,
+                 classifier=cheap, catalog=cat, taxonomy=taxonomy)
+
+
+def test_read_text_cache_survives_concurrent_eviction(taxonomy):
+    """Bug: ``read_text`` found an entry, then moved it to the end outside the lock; a thread
+    evicting that entry in between made the mover raise KeyError. One reader hits "a" over
+    and over while others fill a one-entry cache with other texts (old code: KeyError within
+    a few thousand reads on every run tried)."""
+    import sys
+    import threading
+
+    eng = Engine(_cheap_model(taxonomy), MemoryEvents(), text_cache=1)
+    errors: list[BaseException] = []
+    failed = threading.Event()
+
+    def work(n: int) -> None:
+        try:
+            for i in range(30_000):
+                if failed.is_set():
+                    return
+                sig = eng.read_text("a" if n % 2 else f"b{i % 7}")
+                assert sig.text == ("a" if n % 2 else f"b{i % 7}")
+        except BaseException as exc:
+            errors.append(exc)
+            failed.set()
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert not errors, repr(errors[0])
+
+
+def test_public_list_cache_never_returns_a_list_from_before_a_change(model, monkeypatch):
+    """Bug: non-personal lists were cached under ``id()`` of the model and of the campaign
+    list. A freed object's id is given to the next object made, so after a change the old
+    list could come back. Here every ``id()`` in the engine collides, as a reused id does:
+    a new campaign and a retired item must still show at once."""
+    import dataclasses
+
+    import recommender.engine as engine_module
+    from corpus.schema import Item
+
+    monkeypatch.setattr(engine_module, "id", lambda obj: 0, raising=False)
+    eng = Engine(dataclasses.replace(model), MemoryEvents())
+    req = RecommendRequest(groups=["public"], k=10, date=dt.date(2026, 8, 12))
+    before = eng.recommend(req, now=NOW)
+    assert not any("测试宣传周" in i["reasons"] for i in before.items)
+    eng.events.campaigns.append({"id": "t-week", "name": "测试宣传周", "topics": ["anti_fraud"],
+                                 "start": "2026-08-01", "end": "2026-08-31", "boost": 1.0, "reason": "测试宣传周"})
+    eng.invalidate_campaigns()
+    with_campaign = eng.recommend(req, now=NOW)
+    assert any("测试宣传周" in i["reasons"] for i in with_campaign.items)
+    first = with_campaign.items[0]
+    eng.add_items([Item(id=first["item_id"], title=first["title"], body="已废止", type=first["type"], retired=True)])
+    after = eng.recommend(req, now=NOW)
+    assert first["item_id"] not in [i["item_id"] for i in after.items]
+
+
+def test_cache_is_lru_with_an_optional_ttl():
+    from recommender.cache import Cache
+
+    now = [0.0]
+    c: Cache[str, int] = Cache(maxsize=2, ttl=10.0, clock=lambda: now[0])
+    c.put("a", 1)
+    c.put("b", 2)
+    assert c.get("a") == 1  # a is now the most recently used
+    c.put("c", 3)  # so b goes
+    assert c.get("b") is None and c.get("a") == 1 and c.get("c") == 3
+    now[0] = 9.9
+    assert c.get("a") == 1  # age counts from the put, not from the last read
+    now[0] = 10.0
+    assert c.get("a") is None and len(c) == 1  # expired: dropped
+    c.ttl = 0.0
+    assert c.get("c") is None  # a ttl of 0 turns reading off (bench/recommend.py measures so)
+    c.put("d", 4)
+    c.clear()
+    assert len(c) == 0
+    off: Cache[str, int] = Cache(maxsize=0)
+    off.put("a", 1)
+    assert off.get("a") is None

@@ -1,0 +1,106 @@
+"""Model: one trained version, loaded — tokenizer, lexicon, index, classifier, catalogue,
+and the answer path's BM25 index and ranker.
+
+``load_model(path)`` reads a version directory and checks that its parts agree (the
+taxonomy knows every topic, index and catalogue rows match); ``load_active_model`` finds
+the version to serve. Kept apart from :mod:`recommender.engine` because building, evaluating
+and the CLI need a model without the request-time machinery.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from corpus.taxonomy import Taxonomy, load_taxonomy
+from recommender.ann import IVFIndex
+from recommender.answer import Answerer
+from recommender.answer_model import AnswerModel
+from recommender.artifacts import ArtifactError, active_version, load_tokenizer, read_manifest
+from recommender.bm25 import BM25Index
+from recommender.catalog import Catalog
+from recommender.classify import TopicClassifier
+from recommender.expander import QueryExpander
+from recommender.index import ItemIndex
+from recommender.text import LegalTokenizer
+
+__all__ = ["Model", "load_active_model", "load_model"]
+
+
+@dataclass
+class Model:
+    version: str
+    path: Path
+    manifest: dict[str, Any]
+    tokenizer: LegalTokenizer
+    expander: QueryExpander
+    index: ItemIndex
+    classifier: TopicClassifier
+    catalog: Catalog
+    taxonomy: Taxonomy
+    ivf: IVFIndex | None = None
+    bm25: BM25Index | None = None  # None in versions built before the answer path
+    answer: AnswerModel | None = None
+    # Bumped by each catalogue change made in place (``Engine.add_items``): with ``version``
+    # it names one snapshot, so a cache can tell snapshots apart without object ids.
+    revision: int = 0
+    _answerer: Answerer | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def answerer(self) -> Answerer | None:
+        """The answer path of this snapshot (built on first use; a changed catalogue is a new
+        snapshot, so it never reads stale rows)."""
+        if self.bm25 is None:
+            return None
+        if self._answerer is None:
+            self._answerer = Answerer(self.catalog, self.index, self.bm25, self.answer, ivf=self.ivf)
+        return self._answerer
+
+    def classify(self, text: str, title: str | None = None, *, min_score: float = 0.2,
+                 limit: int = 5) -> dict[str, Any]:
+        """Topics with calibrated scores, and the keywords that drove them."""
+        full = f"{title}\n{text}" if title else text
+        topics = self.classifier.predict_topics(full, min_score=min_score, limit=limit)
+        keywords = self.classifier.explain(full, [t for t, _ in topics[:3]]) if topics else []
+        return {
+            "topics": [{"id": t, "score": round(s, 4), "name": self.taxonomy.topic_name(t)} for t, s in topics],
+            "keywords": keywords,
+        }
+
+
+def load_model(path: str | Path, *, taxonomy: Taxonomy | None = None) -> Model:
+    d = Path(path)
+    manifest = read_manifest(d)
+    tokenizer = load_tokenizer(d)
+    expander = QueryExpander.load(d / "lexicon.json")
+    tax = taxonomy or load_taxonomy()
+    missing = set(manifest["topic_ids"]) - set(tax.topic_ids)
+    if missing:
+        raise ArtifactError(f"{d}: model knows topics the taxonomy lacks: {sorted(missing)}")
+    index = ItemIndex.load(d / "index")
+    catalog = Catalog.load(d / "catalog")
+    if index.ids_ != [m.id for m in catalog.metas]:
+        raise ArtifactError(f"{d}: index and catalog rows do not match")
+    bm25 = BM25Index.load(d / "bm25") if (d / "bm25" / "bm25.json").exists() else None
+    answer = AnswerModel.load(d / "answer") if (d / "answer" / "answer.json").exists() else None
+    return Model(
+        version=manifest["version"], path=d, manifest=manifest, tokenizer=tokenizer, expander=expander,
+        index=index, classifier=TopicClassifier.load(d / "classifier", tokenizer=tokenizer, expander=expander),
+        catalog=catalog, taxonomy=tax, ivf=IVFIndex.load(d / "index"), bm25=bm25, answer=answer,
+    )
+
+
+def load_active_model(models_dir: str | Path, *, db_url: str | None = None) -> Model:
+    """The active version: the database's choice when a URL is given, else ``ACTIVE``."""
+    models = Path(models_dir)
+    if db_url:
+        from recommender.store import open_store
+
+        row = open_store(db_url).models.active()
+        if row:
+            return load_model(row.path)
+    version = active_version(models)
+    if version is None:
+        raise ArtifactError(f"no active model version in {models}")
+    return load_model(models / version)

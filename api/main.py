@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -31,7 +32,7 @@ from .routers import (
     taxonomy,
     users,
 )
-from .schemas import ERROR_RESPONSES
+from .schemas import ERROR_RESPONSES, EventIn, EventsIn
 from .settings import Settings
 
 log = logging.getLogger("pufa.api")
@@ -154,7 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             bootstrap(service.store, service.models_dir)
         # Load the active model before the first request. A database that is down at start-up
         # is not fatal: requests answer 503 until it is back, /ready says why.
-        if service.loaded_version() is None:
+        if service.models.loaded_version() is None:
             log.warning("no active model loaded yet (database unreachable or no build): /ready says which")
         try:
             service.purge_exposures()
@@ -220,6 +221,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for r in (health, taxonomy, items, classify, users, events, recommendations, campaigns, stats, admin):
         app.include_router(r.router, responses=ERROR_RESPONSES)
-    app.add_middleware(Gate, settings=settings)  # type: ignore[arg-type]
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)  # type: ignore[arg-type]
+    app.add_middleware(Gate, settings=settings)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    _with_event_schemas(app)
     return app
+
+
+def _with_event_schemas(app: FastAPI) -> None:
+    """POST /v1/events reads its body by hand (one event or a batch, each bad event reported
+    by index); its OpenAPI body names EventIn and EventsIn, which are added here."""
+    default = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = default()
+        _, defs = models_json_schema([(EventIn, "validation"), (EventsIn, "validation")],
+                                     ref_template="#/components/schemas/{model}")
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(defs["$defs"])
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

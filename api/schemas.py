@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, model_validator
 
-from corpus.schema import ID_PATTERN
+from corpus.schema import Audience, ItemType, Status
+from recommender.inputs import EventIn, Id, RecommendRequest, Region
+from recommender.vocab import MAX_EVENTS_PER_REQUEST
 
-Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 ShortText = Annotated[str, StringConstraints(max_length=200)]
-EventType = Literal["view", "click", "like", "share", "complete", "dismiss", "search", "question"]
 
 
 class Strict(BaseModel):
@@ -74,9 +74,6 @@ class TopicScore(BaseModel):
     score: float
 
 
-ItemType = Literal["law", "law_article", "interpretation", "case", "explainer", "qa", "news", "video", "quiz"]
-
-
 class _ItemFields(Strict):
     """The optional fields an editor may send, for a new item and for a change."""
 
@@ -84,15 +81,15 @@ class _ItemFields(Strict):
     url: Annotated[str, StringConstraints(max_length=2000)] | None = None
     published_at: dt.date | dt.datetime | None = None
     language: Annotated[str, StringConstraints(max_length=16)] | None = None
-    region: Annotated[str, StringConstraints(max_length=64)] | None = None
-    status: Literal["current", "superseded", "repealed"] | None = None
+    region: Region | None = None
+    status: Status | None = None
     supersedes: Id | None = None
     groups: list[str] | None = None
     topics: list[str] | None = None
     must_know_for: list[str] | None = None
     law_title: ShortText | None = None
     article_no: StrictInt | None = Field(default=None, ge=0, le=100_000)
-    audience: Literal["all", "adults"] | None = None
+    audience: Audience | None = None
     keywords: list[Annotated[str, StringConstraints(max_length=100)]] | None = None
 
 
@@ -184,7 +181,7 @@ class UserPut(Strict):
     religion or precise location, so unknown fields are rejected."""
 
     groups: list[str] | None = None
-    region: Annotated[str, StringConstraints(max_length=64)] | None = None
+    region: Region | None = None
     language: Annotated[str, StringConstraints(max_length=16)] | None = None
     personalized: StrictBool | None = None
     minor: StrictBool | None = None
@@ -211,18 +208,8 @@ class UserOut(BaseModel):
     updated_at: dt.datetime
 
 
-class EventIn(Strict):
-    id: Id | None = None
-    user_id: Id
-    type: EventType
-    item_id: Id | None = None
-    text: str | None = Field(default=None, max_length=2000)
-    ts: dt.datetime | None = None
-    dwell_ms: StrictInt | None = Field(default=None, ge=0, le=86_400_000)
-
-
 class EventsIn(Strict):
-    events: list[EventIn] = Field(max_length=10_000)
+    events: list[EventIn] = Field(max_length=MAX_EVENTS_PER_REQUEST)
 
 
 class EventRejected(BaseModel):
@@ -237,16 +224,11 @@ class EventsOut(BaseModel):
     rejected: list[EventRejected]
 
 
-class RecommendIn(Strict):
-    user_id: Id | None = None
-    groups: list[str] | None = None
-    k: StrictInt = Field(default=10, ge=1, le=100)
-    query: str | None = Field(default=None, max_length=2000)
-    date: dt.date | None = None
-    region: Annotated[str, StringConstraints(max_length=64)] | None = None
+class RecommendIn(RecommendRequest):
+    """A recommendation request (``docs/api.md``). ``language`` is in the contract; every
+    item Pufa holds is Chinese, so it does not change the answer yet and is not stored."""
+
     language: Annotated[str, StringConstraints(max_length=16)] | None = None
-    exclude_seen: StrictBool = True
-    personalized: StrictBool | None = None
 
 
 class RecItem(BaseModel):
@@ -280,7 +262,7 @@ class CampaignIn(Strict):
     end: dt.date
     boost: float = Field(default=0.3, ge=0, le=5)
     groups: list[str] | None = None
-    region: Annotated[str, StringConstraints(max_length=64)] | None = None
+    region: Region | None = None
     reason: Annotated[str, StringConstraints(max_length=40)] | None = None
 
 
@@ -296,35 +278,6 @@ class CampaignOut(BaseModel):
     groups: list[str] | None = None
     region: str | None = None
     reason: str | None = None
-
-
-class Exposure(BaseModel):
-    request_id: str
-    user_id: str | None
-    groups: list[str] | None
-    items: list[dict[str, Any]]
-    model_version: str | None
-    personalized: bool
-    created_at: dt.datetime
-
-
-class ModelVersion(BaseModel):
-    version: str
-    path: str
-    created_at: dt.datetime
-    active: bool
-    activated_at: dt.datetime | None = None
-    metrics: dict[str, Any] | None = None
-
-
-class BuildJob(BaseModel):
-    id: str
-    status: str
-    progress: float
-    message: str | None
-    version: str | None
-    started_at: dt.datetime
-    finished_at: dt.datetime | None
 
 
 class About(BaseModel):

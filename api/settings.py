@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from recommender.vocab import DEFAULT_DB_URL, DEFAULT_MODELS_DIR, EXPOSURE_RETENTION_DAYS, MINOR_DAILY_CAP
 
 ROLES = ("platform", "editor", "analyst", "admin")
 
@@ -14,12 +15,12 @@ ROLES = ("platform", "editor", "analyst", "admin")
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PUFA_", env_file=".env", extra="ignore")
 
-    db: str = "sqlite:///./pufa.db"
-    models: str = "./models"
+    db: str = DEFAULT_DB_URL
+    models: str = DEFAULT_MODELS_DIR
     # "key:role,key:role". Empty: development mode, authentication off (said loudly).
     api_keys: str = ""
-    exposure_retention_days: int = Field(180, ge=1, le=3650)
-    minor_daily_cap: int = Field(20, ge=0, le=1000)
+    exposure_retention_days: int = Field(EXPOSURE_RETENTION_DAYS, ge=1, le=3650)
+    minor_daily_cap: int = Field(MINOR_DAILY_CAP, ge=0, le=1000)
     max_body_bytes: int = Field(10_000_000, ge=1_000)
     bootstrap: bool = False  # import the bundled sample and build a model when there is none
 
@@ -44,7 +45,3 @@ class Settings(BaseSettings):
     def auth_enabled(self) -> bool:
         return bool(self.key_roles())
 
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings()

@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -28,14 +28,13 @@ ID_RE = re.compile(ID_PATTERN)
 
 ItemId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 
+# Each vocabulary once: the Literal types validate, the tuples list (CLI choices, reports).
 ItemType = Literal[
     "law", "law_article", "interpretation", "case", "explainer", "qa", "news", "video", "quiz"
 ]
-ITEM_TYPES: tuple[str, ...] = (
-    "law", "law_article", "interpretation", "case", "explainer", "qa", "news", "video", "quiz",
-)
+ITEM_TYPES: tuple[str, ...] = get_args(ItemType)
 Status = Literal["current", "superseded", "repealed"]
-STATUSES: tuple[str, ...] = ("current", "superseded", "repealed")
+STATUSES: tuple[str, ...] = get_args(Status)
 Audience = Literal["all", "adults"]
 
 # Fields that describe content (a change to any of them is an update on re-import).

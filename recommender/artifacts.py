@@ -19,7 +19,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,6 @@ __all__ = [
     "FORMAT_VERSION",
     "ArtifactError",
     "active_version",
-    "list_versions",
     "load_tokenizer",
     "new_version_id",
     "read_manifest",
@@ -109,15 +107,3 @@ def active_version(models_dir: Path) -> str | None:
         return None
     version = path.read_text(encoding="utf-8").strip()
     return version or None
-
-
-def list_versions(models_dir: Path) -> list[str]:
-    if not models_dir.exists():
-        return []
-    return sorted(p.name for p in models_dir.iterdir() if (p / "manifest.json").exists())
-
-
-def remove_version(models_dir: Path, version: str) -> None:
-    if active_version(models_dir) == version:
-        raise ArtifactError(f"{version} is active; activate another version first")
-    shutil.rmtree(models_dir / version)

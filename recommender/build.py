@@ -1,9 +1,13 @@
-"""Training a model version from the database: tokenizer, index, classifier, catalog.
+"""Training a model version: tokenizer, index, classifier, catalog, answer ranker.
 
-``build_model`` reads every item from the store, cuts the texts once, fits the TF-IDF and
+:func:`train` is a function of data (items, editors' tags, a configuration) and returns the
+model in memory; :func:`save_version` writes it; :func:`build_model` is the thin wrapper that
+reads the store, trains, writes, registers and activates.
+
+Training cuts the texts once, fits the TF-IDF and
 dense index, evaluates the topic classifier with cross-validation grouped by law, fits the
 final classifier (calibrated on the out-of-fold scores), decides each item's serving topics,
-writes a new version directory and registers it. Activation is the caller's choice
+and trains the answer ranker on labelled questions. Activation is the caller's choice
 (``pufa build`` activates; the API's background build does too, atomically).
 """
 
@@ -22,33 +26,22 @@ import numpy as np
 from corpus.schema import Item
 from corpus.taxonomy import Taxonomy, load_taxonomy
 from recommender.ann import IVFIndex
-from recommender.answer import (
-    AnswerConfig,
-    AnswerModel,
-    LabelledQuestion,
-    fit_answer_model,
-    load_article_labels,
-    prepare_training,
-)
+from recommender.answer_labels import LabelledQuestion, load_article_labels
+from recommender.answer_model import AnswerConfig, AnswerModel
+from recommender.answer_training import fit_answer_model, prepare_training
 from recommender.artifacts import new_version_id, save_tokenizer, set_active, write_manifest
 from recommender.bm25 import BM25Index
 from recommender.catalog import Catalog, ItemMeta, serving_topics
-from recommender.classify import (
-    ClassifierConfig,
-    QueryExpander,
-    TopicClassifier,
-    evaluate_grouped_cv,
-    model_context,
-    model_text,
-    training_set,
-)
+from recommender.classify import ClassifierConfig, TopicClassifier, model_context, model_text
+from recommender.classify_training import evaluate_grouped_cv, training_set
 from recommender.embed import EmbeddingCache, default_cache_path
+from recommender.expander import QueryExpander
 from recommender.index import IndexConfig, ItemIndex
 from recommender.jsonconfig import JsonConfig
 from recommender.store import Store
 from recommender.text import LegalTokenizer
 
-__all__ = ["BuildConfig", "BuildReport", "Progress", "build_model"]
+__all__ = ["BuildConfig", "BuildReport", "Progress", "Trained", "build_model", "save_version", "train"]
 
 Progress = Callable[[str, float], None]
 """progress(stage, fraction done in [0, 1])"""
@@ -111,41 +104,44 @@ def _noop(stage: str, fraction: float) -> None:
     pass
 
 
-def build_model(
-    store: Store,
-    models_dir: str | Path,
-    *,
-    config: BuildConfig | None = None,
-    taxonomy: Taxonomy | None = None,
-    activate: bool = True,
-    progress: Progress | None = None,
-) -> BuildReport:
-    """Train a new model version from every item in the store."""
+@dataclass
+class Trained:
+    """Everything a model version holds, in memory: what :func:`train` returns and
+    :func:`save_version` writes."""
+
+    tokenizer: LegalTokenizer
+    expander: QueryExpander
+    index: ItemIndex
+    ivf: IVFIndex | None
+    bm25: BM25Index
+    classifier: TopicClassifier
+    catalog: Catalog
+    answer: AnswerModel
+    predictions: dict[str, list[dict[str, Any]]]  # item id -> its top predicted topics
+    report: dict[str, Any]  # counts, timings, cross-validated figures
+
+
+def train(items: list[Item], editor_tags: dict[str, list[str]], config: BuildConfig | None = None, *,
+          taxonomy: Taxonomy | None = None, cache_dir: Path | None = None,
+          progress: Progress | None = None) -> Trained:
+    """A model from data alone: the items, the topics editors confirmed, the configuration.
+    ``cache_dir`` keeps item embeddings between builds (``PUFA_EMBED_CACHE`` overrides)."""
     cfg = config or BuildConfig()
     tax = taxonomy or load_taxonomy()
     report_progress = progress or _noop
-    models = Path(models_dir)
+    if not items:
+        raise ValueError("the database holds no items: run `pufa import` first")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-
-    report_progress("reading items", 0.0)
-    catalog_seq = store.last_change_seq()  # changes after this are applied when serving
-    all_items: list[Item] = list(store.iter_items())
-    if not all_items:
-        raise ValueError("the database holds no items: run `pufa import` first")
-    editor = store.editor_tags()
-    timings["read"] = time.perf_counter() - t0
-
-    t = time.perf_counter()
     tokenizer = LegalTokenizer(backend=cfg.tokenizer_backend, taxonomy=tax)  # type: ignore[arg-type]
-    texts = [model_text(it) for it in all_items]
+    texts = [model_text(it) for it in items]
     tokens: list[list[str]] = []
     step = max(1, len(texts) // 50)
     for i, text in enumerate(texts):
         tokens.append(tokenizer.tokenize(text))
         if i % step == 0:
             report_progress("tokenizing", 0.05 + 0.15 * i / len(texts))
-    timings["tokenize"] = time.perf_counter() - t
+    timings["tokenize"] = time.perf_counter() - t0
 
     t = time.perf_counter()
     report_progress("indexing (TF-IDF, dense)", 0.2)
@@ -153,10 +149,11 @@ def build_model(
     def embed_progress(done: int, total: int) -> None:
         report_progress(f"embedding items ({cfg.index.dense_backend}) {done}/{total}", 0.2 + 0.1 * done / max(total, 1))
 
-    index = ItemIndex(cfg.index).fit([it.id for it in all_items], tokens, texts,
-                                     cache=EmbeddingCache(default_cache_path(models)), progress=embed_progress,
-                                     embed=[it.status == "current" and not it.retired for it in all_items])
-    ivf = IVFIndex().fit(index.dense_) if len(all_items) >= cfg.ann_min_items else None
+    index = ItemIndex(cfg.index).fit([it.id for it in items], tokens, texts,
+                                     cache=EmbeddingCache(default_cache_path(cache_dir)),
+                                     progress=embed_progress,
+                                     embed=[it.status == "current" and not it.retired for it in items])
+    ivf = IVFIndex().fit(index.dense_) if len(items) >= cfg.ann_min_items else None
     timings["index"] = time.perf_counter() - t
     t = time.perf_counter()
     report_progress("BM25 index", 0.32)
@@ -165,8 +162,8 @@ def build_model(
 
     topic_ids = tax.topic_ids
     expander = QueryExpander(tax)
-    data = training_set(all_items, tax, editor_tags=editor, config=cfg.classifier)
-    pos = {it.id: k for k, it in enumerate(all_items)}
+    data = training_set(items, tax, editor_tags=editor_tags, config=cfg.classifier)
+    pos = {it.id: k for k, it in enumerate(items)}
     data_tokens = [tokens[pos[i]] if i in pos else tokenizer.tokenize(tx) for i, tx in zip(data.ids, data.texts, strict=True)]
     Y = data.matrix(topic_ids)
     cv_dict: dict[str, Any] | None = None
@@ -195,28 +192,51 @@ def build_model(
     report_progress("tagging items", 0.88)
     topic_index = {tid: j for j, tid in enumerate(topic_ids)}
     # One call, so that every article is read with its whole law (contexts).
-    probs = clf.predict_proba(texts, tokens, [model_context(it) for it in all_items]).astype(np.float32)
+    probs = clf.predict_proba(texts, tokens, [model_context(it) for it in items]).astype(np.float32)
     metas: list[ItemMeta] = []
     serving = np.zeros_like(probs)
-    for k, it in enumerate(all_items):
-        serving[k], source = serving_topics(it, probs[k], topic_index, tax, editor.get(it.id))
+    for k, it in enumerate(items):
+        serving[k], source = serving_topics(it, probs[k], topic_index, tax, editor_tags.get(it.id))
         metas.append(ItemMeta.from_item(it, source))
     catalog = Catalog(topic_ids, metas, serving)
     predictions = {
         it.id: [{"id": topic_ids[j], "score": round(float(probs[k, j]), 4)}
                 for j in np.argsort(-probs[k])[:5] if probs[k, j] >= 0.2]
-        for k, it in enumerate(all_items)
+        for k, it in enumerate(items)
     }
     timings["tag"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    answer, answer_report = _train_answers(tokenizer, expander, index, clf, catalog, tax, ivf, bm25, cfg,
+                                           report_progress)
+    timings["answer_ranker"] = time.perf_counter() - t
+    by_type: dict[str, int] = {}
+    by_status: dict[str, int] = {}
+    for it in items:
+        by_type[it.type] = by_type.get(it.type, 0) + 1
+        by_status[it.status] = by_status.get(it.status, 0) + 1
+    training_counts: dict[str, int] = {}
+    for src in data.sources:
+        training_counts[src] = training_counts.get(src, 0) + 1
+    timings["train"] = time.perf_counter() - t0
+    report = {"n_items": len(items), "by_type": by_type, "by_status": by_status, "n_terms": len(index.terms_),
+              "dense_dim": int(index.dense_.shape[1]), "timings": timings, "classifier_cv": cv_dict,
+              "training": training_counts, "answer": answer_report}
+    return Trained(tokenizer, expander, index, ivf, bm25, clf, catalog, answer, predictions, report)
+
+
+def _train_answers(tokenizer: LegalTokenizer, expander: QueryExpander, index: ItemIndex, clf: TopicClassifier,
+                   catalog: Catalog, tax: Taxonomy, ivf: IVFIndex | None, bm25: BM25Index, cfg: BuildConfig,
+                   report_progress: Progress) -> tuple[AnswerModel, dict[str, Any]]:
+    """The answer ranker, trained on the labelled questions the configuration names."""
     answer = AnswerModel(cfg.answer)
     label_files = resolve_question_files(cfg.questions)
     answer_report: dict[str, Any] = {"label_files": [str(f) for f in label_files]}
     if label_files:
-        from recommender.engine import Engine, Model
+        from recommender.engine import Engine
+        from recommender.model import Model
 
-        model = Model(version="building", path=models, manifest={}, tokenizer=tokenizer, expander=expander,
+        model = Model(version="building", path=Path("."), manifest={}, tokenizer=tokenizer, expander=expander,
                       index=index, classifier=clf, catalog=catalog, taxonomy=tax, ivf=ivf, bm25=bm25,
                       answer=answer)
         questions: list[LabelledQuestion] = []
@@ -239,48 +259,67 @@ def build_model(
         else:
             answer_report["skipped"] = "fewer labelled questions match this catalogue than the ranker needs"
     answer.report = answer_report
-    timings["answer_ranker"] = time.perf_counter() - t
+    return answer, answer_report
+
+
+def save_version(trained: Trained, models_dir: Path, config: BuildConfig, manifest: dict[str, Any]) -> Path:
+    """Write a new version directory atomically (a temporary name, then a rename)."""
+    version = manifest["version"]
+    out = models_dir / version
+    tmp = models_dir / f".{version}.tmp"
+    tmp.mkdir(parents=True, exist_ok=False)
+    trained.bm25.save(tmp / "bm25")
+    trained.answer.save(tmp / "answer")
+    save_tokenizer(trained.tokenizer, tmp)
+    trained.expander.save(tmp / "lexicon.json")
+    trained.index.save(tmp / "index")
+    if trained.ivf is not None:
+        trained.ivf.save(tmp / "index")
+    trained.classifier.save(tmp / "classifier")
+    trained.catalog.save(tmp / "catalog")
+    (tmp / "build_config.json").write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
+    write_manifest(tmp, manifest)
+    tmp.rename(out)
+    return out
+
+
+def build_model(
+    store: Store,
+    models_dir: str | Path,
+    *,
+    config: BuildConfig | None = None,
+    taxonomy: Taxonomy | None = None,
+    activate: bool = True,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Train a new model version from every item in the store, write it, register it and
+    (by default) activate it."""
+    cfg = config or BuildConfig()
+    models = Path(models_dir)
+    report_progress = progress or _noop
+    t0 = time.perf_counter()
+    report_progress("reading items", 0.0)
+    catalog_seq = store.items.last_change_seq()  # changes after this are applied when serving
+    items = list(store.items.iter())
+    editor = store.items.editor_tags()
+    read = time.perf_counter() - t0
+    trained = train(items, editor, cfg, taxonomy=taxonomy, cache_dir=models, progress=report_progress)
 
     t = time.perf_counter()
     report_progress("writing the model version", 0.95)
     version = new_version_id()
-    out = models / version
-    tmp = models / f".{version}.tmp"
-    tmp.mkdir(parents=True, exist_ok=False)
-    bm25.save(tmp / "bm25")
-    answer.save(tmp / "answer")
-    save_tokenizer(tokenizer, tmp)
-    expander.save(tmp / "lexicon.json")
-    index.save(tmp / "index")
-    if ivf is not None:
-        ivf.save(tmp / "index")
-    clf.save(tmp / "classifier")
-    catalog.save(tmp / "catalog")
-    (tmp / "build_config.json").write_text(json.dumps(cfg.to_dict(), indent=2), encoding="utf-8")
-    by_type: dict[str, int] = {}
-    by_status: dict[str, int] = {}
-    for it in all_items:
-        by_type[it.type] = by_type.get(it.type, 0) + 1
-        by_status[it.status] = by_status.get(it.status, 0) + 1
-    training_counts: dict[str, int] = {}
-    for s in data.sources:
-        training_counts[s] = training_counts.get(s, 0) + 1
+    timings = {"read": read, **trained.report["timings"]}
+    rest = {k: v for k, v in trained.report.items() if k != "timings"}
+    report = BuildReport(version=version, path=str(models / version), timings=timings, **rest)
+    manifest = {"version": version, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "topic_ids": trained.catalog.topic_ids, "catalog_seq": catalog_seq, "report": report.to_dict()}
+    out = save_version(trained, models, cfg, manifest)
     timings["write"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
-    report = BuildReport(
-        version=version, path=str(out), n_items=len(all_items), by_type=by_type, by_status=by_status,
-        n_terms=len(index.terms_), dense_dim=int(index.dense_.shape[1]), timings=timings,
-        classifier_cv=cv_dict, training=training_counts, answer=answer_report,
-    )
-    write_manifest(tmp, {"version": version, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                         "topic_ids": topic_ids, "catalog_seq": catalog_seq, "report": report.to_dict()})
-    tmp.rename(out)
-    write_manifest(out, {"version": version, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                         "topic_ids": topic_ids, "catalog_seq": catalog_seq, "report": report.to_dict()})
-    store.set_predictions(predictions, version)
-    store.register_model(version, str(out), report.to_dict())
+    store.items.set_predictions(trained.predictions, version)
+    store.models.register(version, str(out), report.to_dict())
     if activate:
-        store.activate_model(version)
+        store.models.activate(version)
         set_active(models, version)
     report_progress("done", 1.0)
     return report

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from recommender.classify import ClassifierConfig
 from recommender.index import IndexConfig
 from recommender.jsonconfig import JsonConfig
+from recommender.vocab import EVENT_TYPES, MINOR_DAILY_CAP
 
 __all__ = [
     "AnswerListConfig",
@@ -40,6 +41,11 @@ class ProfileConfig(JsonConfig):
     max_events: int = 500
     min_tag_weight: float = 0.15  # a topic below this (after normalising) is not shown as a tag
     question_topics_min_score: float = 0.2
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.strengths) - set(EVENT_TYPES))
+        if unknown:
+            raise ValueError(f"profile.strengths: unknown event type(s) {unknown} (known: {', '.join(EVENT_TYPES)})")
 
 
 @dataclass
@@ -79,7 +85,7 @@ class ScoringConfig(JsonConfig):
 class FilterConfig(JsonConfig):
     exclude_types: list[str] = field(default_factory=list)
     exclude_seen_default: bool = True
-    minor_daily_cap: int = 20  # art. 18: pushed items a day for a minor
+    minor_daily_cap: int = MINOR_DAILY_CAP  # art. 18: pushed items a day for a minor
 
 
 @dataclass
@@ -100,7 +106,7 @@ class ReasonConfig(JsonConfig):
 
 @dataclass
 class AnswerListConfig(JsonConfig):
-    """A question's list (see ``Engine._answer``): the answer articles first."""
+    """A question's list (see ``recommender.answering.answer_list``): the answer articles first."""
 
     enabled: bool = True  # False: questions are ranked by the feed's blend (the engine before answers)
     max_other: int = 2  # explainers, cases, Q&A on the question after the articles (when k >= 5)

@@ -162,6 +162,8 @@ class ItemIndex:
         self.config = config or IndexConfig()
         self._cache: EmbeddingCache | None = None
         self._progress: Callable[[int, int], None] | None = None
+        # The TF-IDF matrix by column (query terms pick columns), and the matrix it was made from.
+        self._csc_cache: tuple[sp.csc_matrix, sp.csr_matrix] | None = None
 
     # -- fitting -----------------------------------------------------------------------------
     def fit(
@@ -195,7 +197,7 @@ class ItemIndex:
         if embed is not None and isinstance(self.encoder_, SentenceEncoder) and texts is not None:
             rows = np.flatnonzero(np.asarray(embed, dtype=bool))
             self.dense_ = np.zeros((n, self.encoder_.dim), dtype=np.float32)
-            self.dense_[rows] = self.encoder_.encode(tfidf[rows], [texts[r] for r in rows])
+            self.dense_[rows] = self.encoder_.encode(tfidf[rows], [texts[int(r)] for r in rows])
         else:
             self.dense_ = self.encoder_.encode(tfidf, texts)
         self.dense_floor_ = dense_floor(self.dense_, cfg.random_state)
@@ -269,9 +271,6 @@ class ItemIndex:
     def id_at(self, row: int) -> str:
         return self.ids_[row]
 
-    def ids_at(self, rows: Sequence[int] | np.ndarray) -> list[str]:
-        return [self.ids_[int(r)] for r in rows]
-
     def with_added(
         self, ids: Sequence[str], tokens: Sequence[list[str]], texts: Sequence[str] | None = None
     ) -> ItemIndex:
@@ -334,10 +333,10 @@ class ItemIndex:
         return scores if rows is None else scores[rows]
 
     def _csc(self) -> sp.csc_matrix:
-        cached = getattr(self, "_csc_cache", None)
+        cached = getattr(self, "_csc_cache", None)  # None also in an index saved before it existed
         if cached is None or cached[1] is not self.tfidf_:
-            self._csc_cache = (self.tfidf_.tocsc(), self.tfidf_)
-        return self._csc_cache[0]
+            cached = self._csc_cache = (self.tfidf_.tocsc(), self.tfidf_)
+        return cached[0]
 
     def search_sparse(self, query: sp.csr_matrix, k: int = 10) -> list[tuple[str, float]]:
         return self._top_from_scores(self.sparse_scores(query), k, None)

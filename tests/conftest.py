@@ -100,7 +100,7 @@ def sample_env(tmp_path_factory):
     store = open_store(url)
     result = load_paths([SAMPLE_DIR, root / "laws"])
     assert not result.rejected, result.rejected
-    store.upsert_items(result.items)
+    store.items.upsert(result.items)
     report = build_model(store, root / "models", config=BuildConfig(evaluate=False))
     return {"url": url, "models": root / "models", "store": store, "version": report.version, "root": root}
 
@@ -155,7 +155,7 @@ def backend_env(request, tmp_path_factory):
     (laws / "草场测试法(2019-01-01).md").write_text(GRASS_LAW, encoding="utf-8")
     store = open_store(url)
     result = load_paths([SAMPLE_DIR, root / "laws"])
-    store.upsert_items(result.items)
+    store.items.upsert(result.items)
     report = build_model(store, root / "models", config=BuildConfig(evaluate=False))
     store.close()
     yield {"backend": request.param, "url": url, "models": root / "models", "version": report.version,

@@ -299,15 +299,16 @@ def test_exposure_log_records_every_response_and_is_purged(client, backend_env):
     # Records older than the retention period are purged.
     import sqlalchemy as sa
 
-    from recommender.store import exposures, open_store
+    from recommender.store import open_store
+    from recommender.store.tables import exposures
 
     store = open_store(backend_env["url"], migrate_schema=False)
-    with store.begin() as conn:
+    with store.db.begin() as conn:
         conn.execute(exposures.update().where(exposures.c.user_id == user)
                      .values(created_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=181)))
     assert client.post("/v1/admin/exposures:purge", headers=H("admin")).json()["deleted"] >= 1
     assert client.get(f"/v1/exposures?user_id={user}", headers=H("analyst")).json() == []
-    with store.begin() as conn:
+    with store.db.begin() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(exposures)
                             .where(exposures.c.user_id == user)).scalar() == 0
 
@@ -324,7 +325,7 @@ def test_minors_get_no_adults_only_items_and_a_daily_cap(client, backend_env):
     from recommender.store import open_store
 
     store = open_store(backend_env["url"], migrate_schema=False)
-    adults = {it.id for it in store.iter_items() if it.audience == "adults"}
+    adults = {it.id for it in store.items.iter() if it.audience == "adults"}
     kid = uid("kid")
     client.put(f"/v1/users/{kid}", json={"groups": ["youth"], "minor": True}, headers=H("platform"))
     client.post("/v1/events", json={"user_id": kid, "type": "search", "text": "贩毒 性侵 判刑"}, headers=H("platform"))

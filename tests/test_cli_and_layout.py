@@ -127,3 +127,34 @@ def test_arrows_point_one_way(package, forbidden):
     for path in (REPO / package).rglob("*.py"):
         bad = imports_of(path) & forbidden
         assert not bad, f"{path.relative_to(REPO)} imports {bad}"
+
+
+def test_rooms_stay_small():
+    """Issue 8: no module in recommender/ or api/ over 450 lines, no class over 20 public
+    methods (``python scripts/code_shape.py`` prints the figures)."""
+    for package in ("recommender", "api"):
+        for path in (REPO / package).rglob("*.py"):
+            if "migrations/versions" in str(path):
+                continue
+            text = path.read_text(encoding="utf-8")
+            assert len(text.splitlines()) <= 450, f"{path.relative_to(REPO)}: {len(text.splitlines())} lines"
+            for node in ast.walk(ast.parse(text)):
+                if isinstance(node, ast.ClassDef):
+                    public = [n.name for n in node.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+                              and not n.name.startswith("_")]
+                    assert len(public) <= 20, f"{path.relative_to(REPO)}:{node.name} has {len(public)} public methods"
+
+
+def test_each_vocabulary_is_written_once():
+    """Event types and item types are spelled out in one module each; everything else reads them."""
+    for path in [*(REPO / "recommender").rglob("*.py"), *(REPO / "api").rglob("*.py"), REPO / "corpus" / "schema.py"]:
+        text = path.read_text(encoding="utf-8")
+        rel = str(path.relative_to(REPO))
+        if rel != "recommender/vocab.py":
+            assert '"dismiss", "search", "question"' not in text, f"{rel} lists the event types again"
+            assert '"like", "share", "complete"' not in text, f"{rel} lists the reading event types again"
+        if rel != "corpus/schema.py":
+            assert '"law", "law_article", "interpretation"' not in text, f"{rel} lists the item types again"
+            assert '"current", "superseded", "repealed"' not in text, f"{rel} lists the statuses again"
+        if rel != "recommender/vocab.py":
+            assert "sqlite:///./pufa.db" not in text, f"{rel} writes the default database URL again"

@@ -145,7 +145,7 @@ def test_postgres_going_away_answers_503_and_recovers_without_a_restart(backend_
     if backend_env["backend"] != "postgres":
         pytest.skip("PostgreSQL (PUFA_TEST_PG_URL)")
     assert PG_URL
-    url = open_store(backend_env["url"], migrate_schema=False).engine.url
+    url = open_store(backend_env["url"], migrate_schema=False).db.sql.url
     cable = _Cable(url.host or "127.0.0.1", url.port or 5432)
     via_cable = url.set(host="127.0.0.1", port=cable.port).render_as_string(hide_password=False)
     user = f"pg-out-{uuid.uuid4().hex[:6]}"

@@ -289,18 +289,19 @@ def test_a_second_import_of_unchanged_versioned_laws_writes_nothing(tiny_laws, t
     # rewrite every superseded and repealed item (and add a row to item_versions for each).
     import sqlalchemy as sa
 
-    from recommender.store import item_versions, open_store
+    from recommender.store import open_store
+    from recommender.store.tables import item_versions
 
     store = open_store(f"sqlite:///{tmp_path / 'p.db'}")
-    first = store.upsert_items(load_paths([tiny_laws]).items)
+    first = store.items.upsert(load_paths([tiny_laws]).items)
     assert first.added == 3 + 3 + 4 + 2 and first.status_changed == 8 and first.by_status == {"current": 5, "superseded": 4, "repealed": 3}
 
     def versions() -> int:
-        with store.engine.connect() as conn:
+        with store.db.connect() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(item_versions)).scalar_one()
 
     before = versions()
-    again = store.upsert_items(load_paths([tiny_laws]).items)
+    again = store.items.upsert(load_paths([tiny_laws]).items)
     assert (again.added, again.updated, again.status_changed) == (0, 0, 0)
     assert again.skipped == first.added and versions() == before
     assert again.by_status == first.by_status

@@ -1,3 +1,5 @@
+"""POST /v1/events: one event or a batch, validated by ``recommender.inputs.EventIn``, stored durably."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -6,27 +8,22 @@ from fastapi import APIRouter, Body, HTTPException
 from pydantic import ValidationError
 
 from corpus.schema import first_problem
+from recommender.inputs import EventIn
 from recommender.service import ServiceError
+from recommender.vocab import MAX_EVENTS_PER_REQUEST
 
 from ..deps import Platform, ServiceDep
-from ..schemas import EventIn, EventsIn, EventsOut
+from ..schemas import EventsOut
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
 _BODY_SCHEMA = {"anyOf": [{"$ref": "#/components/schemas/EventIn"}, {"$ref": "#/components/schemas/EventsIn"}]}
 
 
-def _as_event(raw: Any) -> dict[str, Any]:
-    ev = EventIn.model_validate(raw).model_dump(exclude_none=True, mode="python")
-    if ev.get("ts") is not None:
-        ev["ts"] = ev["ts"].isoformat()
-    return ev
-
-
 @router.post("/events", response_model=EventsOut, status_code=202,
              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _BODY_SCHEMA}}}})
 def post_events(svc: ServiceDep, _: Platform, body: Any = Body(...)) -> dict[str, Any]:
-    """One event, or ``{"events": [...]}`` (up to 10000). Stored durably before the answer; the
+    """One event, or ``{"events": [...]}`` (up to 10,000). Stored durably before the answer; the
     next recommendation for that person reflects them. An event ``id`` makes retries
     idempotent. In a batch each bad event is reported by index and the good ones are kept."""
     if isinstance(body, dict) and "events" in body:
@@ -35,19 +32,19 @@ def post_events(svc: ServiceDep, _: Platform, body: Any = Body(...)) -> dict[str
         raw_events = body["events"]
         if not isinstance(raw_events, list):
             raise ServiceError(422, "events must be a list", "events")
-        if len(raw_events) > EventsIn.model_fields["events"].metadata[0].max_length:
-            raise ServiceError(413, "at most 10000 events per request", "events")
-        events: list[dict[str, Any]] = []
+        if len(raw_events) > MAX_EVENTS_PER_REQUEST:
+            raise ServiceError(413, f"at most {MAX_EVENTS_PER_REQUEST} events per request", "events")
+        events: list[EventIn] = []
         rejected: list[dict[str, Any]] = []
         positions: list[int] = []
         for n, raw in enumerate(raw_events):
             try:
-                events.append(_as_event(raw))
+                events.append(EventIn.model_validate(raw))
                 positions.append(n)
             except ValidationError as exc:
                 field, message = first_problem(exc, "event")
                 rejected.append({"index": n, "field": field, "error": message})
-        res = svc.ingest_events(events)
+        res = svc.people.ingest(events)
         rejected += [{**r, "index": positions[r["index"]]} for r in res.rejected]
         rejected.sort(key=lambda r: r["index"])
         if raw_events and res.accepted == 0 and res.duplicates == 0:
@@ -56,9 +53,9 @@ def post_events(svc: ServiceDep, _: Platform, body: Any = Body(...)) -> dict[str
     if not isinstance(body, dict):
         raise ServiceError(422, "the body must be an event object or {\"events\": [...]}", "body")
     try:
-        event = _as_event(body)
+        event = EventIn.model_validate(body)
     except ValidationError as exc:
         field, message = first_problem(exc, "event")
         raise ServiceError(422, message, field) from exc
-    res = svc.ingest_events([event], all_or_nothing=True)
+    res = svc.people.ingest([event], all_or_nothing=True)
     return {"accepted": res.accepted, "duplicates": res.duplicates, "rejected": res.rejected}

@@ -1,3 +1,5 @@
+"""Liveness (/health), readiness (/ready) and the algorithm disclosure (/v1/about/algorithm)."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -21,10 +23,10 @@ def _checks(svc: ServiceDep, write: bool) -> tuple[dict[str, str], str | None, i
     try:
         if write:
             svc.store.check_writable()
-        items = svc.store.count_items()
+        items = svc.store.items.count()
     except sa.exc.SQLAlchemyError as exc:
         checks["database"] = unavailable(exc) or f"error: {type(exc).__name__}"
-    version = svc.loaded_version()
+    version = svc.models.loaded_version()
     if version is None:
         checks["model"] = "no active model: run `pufa build` (or `pufa serve --bootstrap`)"
     return checks, version, items
@@ -60,4 +62,4 @@ def ping() -> dict[str, bool]:
 @router.get("/v1/about/algorithm", response_model=About)
 def about(svc: ServiceDep) -> About:
     """算法推荐服务的基本原理、目的意图和主要运行机制 (算法推荐管理规定 art. 16)."""
-    return About(**svc.algorithm_disclosure())
+    return About(**svc.reports.disclosure())

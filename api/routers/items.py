@@ -1,3 +1,5 @@
+"""Items: add (one or in bulk), read, change, retire, editor tags and the review queue."""
+
 from __future__ import annotations
 
 import json
@@ -22,11 +24,11 @@ def _clean(model: ItemIn | ItemPatch) -> dict[str, Any]:
 @router.post("/items", response_model=ItemOut, status_code=201)
 def create_item(body: ItemIn, svc: ServiceDep, role: Editor) -> dict[str, Any]:
     """Store an item; it is indexed and classified with the active model at once."""
-    item = svc.validate_item(_clean(body))
-    for why in svc.check_supersedes([item]).values():
+    item = svc.content.validate(_clean(body))
+    for why in svc.content.orphans([item]).values():
         raise ServiceError(422, why, "supersedes")
-    svc.add_items([item], editor=f"api:{role}")
-    return svc.item_view(item.id)
+    svc.content.add([item], editor=f"api:{role}")
+    return svc.content.view(item.id)
 
 
 @router.post("/items:bulk", response_model=BulkResult)
@@ -71,7 +73,7 @@ async def bulk_items(request: Request, svc: ServiceDep, role: Editor) -> BulkRes
             continue
         try:
             parsed = ItemIn.model_validate(row)
-            item = svc.validate_item(_clean(parsed))
+            item = svc.content.validate(_clean(parsed))
         except ServiceError as exc:
             results.append(BulkRow(index=n, id=row.get("id"), ok=False, error=exc.message, field=exc.field))
             continue
@@ -86,12 +88,12 @@ async def bulk_items(request: Request, svc: ServiceDep, role: Editor) -> BulkRes
             continue
         first_row[item.id] = n
         good.append((n, item))
-    orphans = svc.check_supersedes([it for _, it in good])
+    orphans = svc.content.orphans([it for _, it in good])
     results += [BulkRow(index=n, id=it.id, ok=False, error=orphans[it.id], field="supersedes")
                 for n, it in good if it.id in orphans]
     good = [(n, it) for n, it in good if it.id not in orphans]
     if good:
-        svc.add_items([it for _, it in good], editor=f"api:{role}")
+        svc.content.add([it for _, it in good], editor=f"api:{role}")
     results += [BulkRow(index=n, id=it.id, ok=True) for n, it in good]
     results.sort(key=lambda r: r.index)
     return BulkResult(accepted=len(good), rejected=len(results) - len(good), results=results)
@@ -99,26 +101,26 @@ async def bulk_items(request: Request, svc: ServiceDep, role: Editor) -> BulkRes
 
 @router.get("/items/{item_id}", response_model=ItemOut)
 def get_item(item_id: str, svc: ServiceDep, _: ItemReader) -> dict[str, Any]:
-    return svc.item_view(item_id)
+    return svc.content.view(item_id)
 
 
 @router.patch("/items/{item_id}", response_model=ItemOut)
 def patch_item(item_id: str, body: ItemPatch, svc: ServiceDep, role: Editor) -> dict[str, Any]:
-    return svc.patch_item(item_id, _clean(body), editor=f"api:{role}")
+    return svc.content.patch(item_id, _clean(body), editor=f"api:{role}")
 
 
 @router.delete("/items/{item_id}", response_model=ItemOut)
 def retire_item(item_id: str, svc: ServiceDep, role: Editor) -> dict[str, Any]:
     """Retire: the item is no longer recommended but kept for the record."""
-    return svc.retire_item(item_id, editor=f"api:{role}")
+    return svc.content.retire(item_id, editor=f"api:{role}")
 
 
 @router.put("/items/{item_id}/topics", response_model=ItemOut)
 def put_topics(item_id: str, body: TopicsPut, svc: ServiceDep, _: Editor) -> dict[str, Any]:
     """Editor-confirmed tags: they win over predictions and feed the next training."""
-    return svc.set_item_topics(item_id, body.topics, body.editor)
+    return svc.content.set_topics(item_id, body.topics, body.editor)
 
 
 @router.get("/review-queue", response_model=list[ReviewRow])
 def review_queue(svc: ServiceDep, _: Editor, limit: int = Query(20, ge=1, le=500)) -> list[dict[str, Any]]:
-    return svc.review_queue(limit)
+    return svc.content.review_queue(limit)

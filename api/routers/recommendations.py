@@ -1,10 +1,10 @@
+"""POST /v1/recommendations: ranked items with readable reasons."""
+
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter
-
-from recommender.engine import RecommendRequest
 
 from ..deps import Platform, ServiceDep
 from ..schemas import RecommendIn, RecommendOut
@@ -16,5 +16,5 @@ router = APIRouter(prefix="/v1", tags=["recommendations"])
 def recommend(body: RecommendIn, svc: ServiceDep, _: Platform) -> dict[str, Any]:
     """Ranked items with readable reasons. An unknown user is a cold start; ``personalized:
     false`` (or the person's own setting) uses no personal data (PIPL art. 24)."""
-    res = svc.recommend(RecommendRequest(**body.model_dump()))
+    res = svc.recommend(body)
     return res.to_dict()

@@ -1,3 +1,5 @@
+"""The topics and groups of the plan (GET /v1/topics, /v1/groups)."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter

@@ -1,0 +1,100 @@
+"""What was pushed and why: editors' campaigns and the exposure log.
+
+The exposure log is the record 算法推荐管理规定 asks for (what each person was shown, with
+the reasons and the model version); it feeds the coverage report and minors' daily cap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from recommender.records import Coverage, Exposure
+from recommender.store.db import Database, aware_row, utcnow
+from recommender.store.people import ensure_people
+from recommender.store.tables import campaigns, events, exposures, users
+
+__all__ = ["CampaignStore", "ExposureStore"]
+
+
+class CampaignStore:
+    """Campaigns editors added (the taxonomy's own are in ``corpus/taxonomy``)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def list(self) -> list[dict[str, Any]]:
+        """Each campaign as it was accepted (``CampaignIn`` of the API, dates as ISO text)."""
+        with self.db.connect() as conn:
+            return [dict(r) for r in conn.execute(sa.select(campaigns.c.data).order_by(campaigns.c.id)).scalars()]
+
+    def put(self, data: dict[str, Any]) -> dict[str, Any]:
+        with self.db.begin() as conn:
+            conn.execute(campaigns.delete().where(campaigns.c.id == data["id"]))
+            conn.execute(campaigns.insert(), [{"id": data["id"], "data": data, "created_at": utcnow()}])
+        return data
+
+
+class ExposureStore:
+    """The exposure log."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def log(self, *, request_id: str, user_id: str | None, groups: Sequence[str],
+            items_shown: Sequence[dict[str, Any]], model_version: str | None, personalized: bool,
+            user_exists: bool = False) -> None:
+        row = {"request_id": request_id, "user_id": user_id, "groups": list(groups), "items": list(items_shown),
+               "model_version": model_version, "personalized": personalized, "created_at": utcnow()}
+
+        def work(conn: Connection) -> None:
+            if user_id and not user_exists:
+                ensure_people(self.db, conn, [user_id])
+            conn.execute(exposures.insert(), [row])
+
+        try:
+            self.db.retrying(work)
+        except sa.exc.IntegrityError:
+            # The person was erased while the request ran: keep the record, without them.
+            with self.db.begin() as conn:
+                conn.execute(exposures.insert(), [{**row, "user_id": None}])
+
+    def list(self, *, user_id: str | None = None, since: dt.datetime | None = None,
+             limit: int = 100) -> list[Exposure]:
+        q = sa.select(exposures.c.request_id, exposures.c.user_id, exposures.c.groups, exposures.c["items"],
+                      exposures.c.model_version, exposures.c.personalized, exposures.c.created_at
+                      ).order_by(exposures.c.seq.desc()).limit(limit)
+        if user_id:
+            q = q.where(exposures.c.user_id == user_id)
+        if since:
+            q = q.where(exposures.c.created_at >= since)
+        with self.db.connect() as conn:
+            return [Exposure(**aware_row(r)) for r in conn.execute(q).mappings().all()]
+
+    def purge(self, older_than: dt.datetime) -> int:
+        with self.db.begin() as conn:
+            return int(conn.execute(exposures.delete().where(exposures.c.created_at < older_than)).rowcount or 0)
+
+    def shown_since(self, user_id: str, day_start: dt.datetime) -> int:
+        """How many items were pushed to this person since ``day_start`` (minors' daily cap)."""
+        with self.db.connect() as conn:
+            rows = conn.execute(sa.select(exposures.c["items"]).where(
+                exposures.c.user_id == user_id, exposures.c.created_at >= day_start)).scalars().all()
+        return sum(len(r) for r in rows)
+
+    def coverage(self, limit: int = 200_000) -> Coverage:
+        """Users' groups, recent exposures and completions, for the coverage report."""
+        with self.db.connect() as conn:
+            users_rows = conn.execute(sa.select(users.c.id, users.c.groups)).all()
+            exp_rows = conn.execute(sa.select(exposures.c.user_id, exposures.c["items"])
+                                    .where(exposures.c.user_id.is_not(None))
+                                    .order_by(exposures.c.seq.desc()).limit(limit)).all()
+            done_rows = conn.execute(sa.select(events.c.user_id, events.c.item_id)
+                                     .where(events.c.type == "complete").limit(limit)).all()
+        return Coverage(users={u: list(g or []) for u, g in users_rows},
+                        exposures=[(u, [i["item_id"] for i in (items_ or [])]) for u, items_ in exp_rows],
+                        completed=[(u, i) for u, i in done_rows])

@@ -1,7 +1,7 @@
 # Pufa: two commands for a fresh machine (see README).
 #   make run    set up, import the bundled sample content, build a model if none is active,
 #               serve the API on http://127.0.0.1:8000 with SQLite (./pufa.db)
-#   make test   set up and run the tests and the linter
+#   make test   set up and run the tests, the linter and the type checker
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -24,9 +24,11 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest -q
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: setup
 	$(BIN)/python bench/tokenizer.py

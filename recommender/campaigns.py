@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from corpus.taxonomy import Campaign, Taxonomy
 from recommender.cache import Cache
 
-__all__ = ["CampaignSource", "StoredCampaigns", "campaign_from_dict", "campaigns_on"]
+__all__ = ["CampaignSource", "StoredCampaigns", "campaign_from_dict", "campaigns_on", "region_applies"]
 
 
 class CampaignSource(Protocol):
@@ -63,19 +63,43 @@ class StoredCampaigns:
         self._cache.clear()
 
 
+def region_applies(taxonomy: Taxonomy, campaign_region: str | None, region: str | None) -> bool:
+    """Whether a campaign held in ``campaign_region`` reaches a person or request in ``region``.
+
+    A campaign for a region reaches everything inside it, by the parents in
+    ``corpus/taxonomy/regions.yaml``: one for 巴彦淖尔市 reaches 临河区 and 巴彦淖尔市 itself, one
+    for 内蒙古自治区 all of Inner Mongolia; one for 临河区 does not reach 巴彦淖尔市, nor one for
+    巴彦淖尔市 包头市. Official and short names are alike (巴彦淖尔 = 巴彦淖尔市). A campaign with
+    no region reaches everyone, and so does every campaign a request without a region. A name
+    the taxonomy does not list (data from before regions were checked) matches by its text.
+    """
+    if not campaign_region or not region:
+        return True
+    target, here = taxonomy.region(campaign_region), taxonomy.region(region)
+    if target is None or here is None:
+        return campaign_region in region or region in campaign_region
+    while here is not None:  # parents are listed before their children: no cycles
+        if here.name == target.name:
+            return True
+        here = taxonomy.region(here.parent)
+    return False
+
+
 def campaigns_on(taxonomy: Taxonomy, stored: Sequence[dict[str, Any]], day: dt.date,
                  group_ids: Sequence[str], region: str | None) -> list[Campaign]:
-    """The taxonomy's campaigns on ``day`` for these groups and region, then the stored ones
-    (one with a taxonomy campaign's id is ignored; of stored ones sharing an id, the last)."""
-    found = taxonomy.campaigns_on(day, group_ids=list(group_ids), region=region)
-    seen = {c.id for c in found}
+    """The campaigns in force on ``day`` for these groups and this region: the taxonomy's, then
+    the editors' stored ones.
+
+    An editor's campaign with a taxonomy campaign's id replaces it on every day (so the
+    taxonomy's applies only when the editor's does); of stored ones sharing an id, the last
+    counts. A campaign with groups reaches requests naming one of them; its region reaches
+    the regions inside it (:func:`region_applies`).
+    """
+    by_id: dict[str, Campaign] = {c.id: c for c in taxonomy.campaigns}
     for raw in stored:
         c = campaign_from_dict(raw)
-        if c.id in seen or not c.active_on(day):
-            continue
-        if c.groups and not set(c.groups) & set(group_ids):
-            continue
-        if c.region and region and c.region not in region and region not in c.region:
-            continue
-        found = [x for x in found if x.id != c.id] + [c]
-    return found
+        by_id[c.id] = c
+    groups = set(group_ids)
+    return [c for c in by_id.values()
+            if c.active_on(day) and (not c.groups or set(c.groups) & groups)
+            and region_applies(taxonomy, c.region, region)]

@@ -11,6 +11,7 @@ class all its caches use (:mod:`recommender.cache`).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 import threading
@@ -180,6 +181,20 @@ class Engine:
     def invalidate_campaigns(self) -> None:
         """Re-read the editors' campaigns on the next request (this process changed them)."""
         self.stored_campaigns.invalidate()
+
+    def without_campaign(self, campaign_id: str) -> Engine:
+        """This engine as if no campaign had ``campaign_id`` (neither the taxonomy's nor an
+        editor's): a campaign's preview compares its lists with this one's. It shares the
+        model's arrays and the people; nothing of this engine changes, and its lists are
+        cached apart."""
+        twin = copy.copy(self)
+        tax = self.model.taxonomy
+        twin.model = dataclasses.replace(self.model, taxonomy=dataclasses.replace(
+            tax, campaigns=[c for c in tax.campaigns if c.id != campaign_id]))
+        stored = [c for c in self.stored_campaigns.read()[1] if c.get("id") != campaign_id]
+        twin.stored_campaigns = StoredCampaigns(lambda: stored)
+        twin._result_cache = Cache(maxsize=16, ttl=30.0)
+        return twin
 
     # -- recommend ------------------------------------------------------------------------------
     def recommend(self, req: RecommendRequest, *, now: dt.datetime | None = None,

@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Literal, get_args
 
 __all__ = [
+    "CAMPAIGN_BOOST_MAX", "CAMPAIGN_BOOST_MIN", "CAMPAIGN_REASON_MAX",
     "DEFAULT_DB_URL",
     "DEFAULT_MODELS_DIR",
     "DWELL_MAX_MS",
@@ -42,6 +43,12 @@ MAX_EVENTS_PER_REQUEST = 10_000
 
 K_DEFAULT = 10  # items per recommendation
 K_MAX = 100
+
+# A campaign's boost, as documented for the plan's own campaigns (corpus/taxonomy/campaigns.yaml):
+# enough to bring its topics forward in its days, never enough to bury what a group must know.
+CAMPAIGN_BOOST_MIN = 0.2
+CAMPAIGN_BOOST_MAX = 0.6
+CAMPAIGN_REASON_MAX = 40  # characters of the phrase people read ("国家宪法日专题")
 
 MINOR_DAILY_CAP = 20  # items pushed a day to a minor (算法推荐管理规定 art. 18)
 EXPOSURE_RETENTION_DAYS = 180  # how long the exposure log keeps a record

@@ -1,54 +1,99 @@
-"""Model versions (list, activate, roll back), background builds and the exposure purge: the admin role."""
+"""Model versions (list, compare, activate, roll back), builds and the exposure purge.
+
+Activation and rollback are the admin's; editors and analysts may compare a version with the
+active one, and editors may request a retrain (POST /v1/builds): its version is registered, not
+activated, until an admin activates it.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Response
 
-from recommender.records import BuildJob, ModelVersion
+from recommender.records import BuildJob, ModelComparison, ModelVersion
 from recommender.service import ServiceError
+from recommender.service.reports import MODEL_READERS, RETRAIN_ROLES
 
-from ..deps import Admin, ServiceDep
+from ..deps import Admin, ServiceDep, require
+from ..schemas import ModelComparisonOut
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/v1", tags=["admin"])
+
+ModelReader = Annotated[str, Depends(require(*MODEL_READERS))]
+Retrainer = Annotated[str, Depends(require(*RETRAIN_ROLES))]
+PNG: dict[int | str, dict[str, Any]] = {200: {"content": {"image/png": {}}, "description": "a PNG image"}}
 
 
-@router.get("/models", response_model=list[ModelVersion])
+@router.get("/admin/models", response_model=list[ModelVersion])
 def models(svc: ServiceDep, _: Admin) -> list[ModelVersion]:
     return svc.store.models.list()
 
 
-@router.post("/models/{version}:activate")
+@router.get("/admin/models/{version}/compare", response_model=ModelComparisonOut)
+def compare(version: str, svc: ServiceDep, _: ModelReader) -> ModelComparison:
+    """The version's figures (classifier and answer cross-validation, offline evaluation where
+    stored, sizes) beside the active version's: difference and better/worse for each."""
+    return svc.reports.compare_models(version)
+
+
+@router.get("/admin/models/{version}/compare.png", response_class=Response, responses=PNG)
+def compare_png(version: str, svc: ServiceDep, _: ModelReader) -> Response:
+    """The comparison as a bar chart: the version's figures against the active one's."""
+    from recommender.plots import comparison_chart  # matplotlib is loaded when a chart is first asked for
+
+    return Response(comparison_chart(svc.reports.compare_models(version)), media_type="image/png")
+
+
+@router.post("/admin/models/{version}:activate")
 def activate(version: str, svc: ServiceDep, _: Admin) -> dict[str, Any]:
     """Switch to a version atomically: requests in flight finish on the version they began with."""
     return svc.models.activate(version)
 
 
-@router.post("/models:rollback")
+@router.post("/admin/models:rollback")
 def rollback(svc: ServiceDep, _: Admin) -> dict[str, Any]:
     """Back to the previously active version, in one call."""
     return svc.models.rollback()
 
 
-@router.post("/builds", response_model=BuildJob, status_code=202)
+@router.post("/admin/builds", response_model=BuildJob, status_code=202)
 def start_build(svc: ServiceDep, _: Admin, evaluate: bool = False) -> BuildJob:
-    """Train a new version in the background; poll GET /v1/admin/builds/{id} for progress."""
+    """Train a new version in the background and activate it when done; poll GET
+    /v1/admin/builds/{id} for progress."""
     job_id = svc.models.start_build(evaluate=evaluate)
     job = svc.store.models.job(job_id)
     assert job is not None
     return job
 
 
-@router.get("/builds/{job_id}", response_model=BuildJob)
+@router.get("/admin/builds/{job_id}", response_model=BuildJob)
 def get_build(job_id: str, svc: ServiceDep, _: Admin) -> BuildJob:
+    return _job(svc, job_id)
+
+
+@router.post("/builds", response_model=BuildJob, status_code=202, tags=["builds"])
+def request_build(svc: ServiceDep, _: Retrainer, evaluate: bool = True) -> BuildJob:
+    """An editor's retrain: train a new version in the background, cross-validated by default so
+    that it can be compared with the active one (GET /v1/admin/models/{version}/compare). It is
+    not activated: only an admin activates or rolls back. 409 while a build requested here runs."""
+    return svc.reports.request_build(evaluate=evaluate)
+
+
+@router.get("/builds/{job_id}", response_model=BuildJob, tags=["builds"])
+def get_requested_build(job_id: str, svc: ServiceDep, _: Retrainer) -> BuildJob:
+    """A build's progress (status, fraction done, stage, the version it made)."""
+    return _job(svc, job_id)
+
+
+def _job(svc: ServiceDep, job_id: str) -> BuildJob:
     job = svc.store.models.job(job_id)
     if job is None:
         raise ServiceError(404, f"no build '{job_id}'", "job_id")
     return job
 
 
-@router.post("/exposures:purge")
+@router.post("/admin/exposures:purge")
 def purge(svc: ServiceDep, _: Admin) -> dict[str, int]:
     """Delete exposure records older than the retention period now (also done hourly)."""
     return {"deleted": svc.purge_exposures()}

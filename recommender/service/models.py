@@ -60,6 +60,7 @@ class ModelKeeper:
         self._engine_seq = 0
         self._checked = 0.0
         self._lock = threading.RLock()
+        self._build_job: str | None = None  # the newest build started by this process
 
     @property
     def engine(self) -> Engine:
@@ -171,13 +172,21 @@ class ModelKeeper:
             raise ServiceError(409, "no earlier activated model version to roll back to")
         return self.activate(older[0].version)
 
-    def start_build(self, *, evaluate: bool = False, on_done: Callable[[str], None] | None = None) -> str:
-        """Build a new version in a background thread; progress is in the build job row."""
+    def start_build(self, *, evaluate: bool = False, activate: bool = True,
+                    on_done: Callable[[str], None] | None = None) -> str:
+        """Build a new version in a background thread; progress is in the build job row.
+        ``activate=False`` registers the version for an admin to compare and activate. One
+        build at a time per process: 409 while one started here is queued or running."""
         from recommender.build import BuildConfig, build_model
 
-        job_id = uuid.uuid4().hex[:12]
         jobs = self.store.models
-        jobs.create_job(job_id)
+        with self._lock:
+            running = jobs.job(self._build_job) if self._build_job else None
+            if running is not None and running.status in ("queued", "running"):
+                raise ServiceError(409, f"a build is still {running.status}: job {running.id}")
+            job_id = uuid.uuid4().hex[:12]
+            jobs.create_job(job_id)
+            self._build_job = job_id
 
         def run() -> None:
             jobs.update_job(job_id, status="running", message="starting")
@@ -190,9 +199,11 @@ class ModelKeeper:
 
             try:
                 cfg = BuildConfig(evaluate=evaluate)
-                report = build_model(self.store, self.models_dir, config=cfg, activate=True, progress=progress)
+                report = build_model(self.store, self.models_dir, config=cfg, taxonomy=self.taxonomy,
+                                     activate=activate, progress=progress)
                 self._check_state(force=True)  # serve the new version before saying "done"
-                jobs.update_job(job_id, status="done", progress=1.0, message="done", version=report.version)
+                done = "done" if activate else "built; not active until an admin activates it"
+                jobs.update_job(job_id, status="done", progress=1.0, message=done, version=report.version)
                 if on_done:
                     on_done(report.version)
             except Exception as exc:  # the job reports any failure; the server keeps running

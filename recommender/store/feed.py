@@ -7,7 +7,7 @@ the reasons and the model version); it feeds the coverage report and minors' dai
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +19,11 @@ from recommender.store.people import ensure_people
 from recommender.store.tables import campaigns, events, exposures, users
 
 __all__ = ["CampaignStore", "ExposureStore"]
+
+
+def _utc(t: dt.datetime) -> dt.datetime:
+    """A bound as UTC, as every time is stored (SQLite keeps the wall clock without its zone)."""
+    return t.astimezone(dt.UTC) if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)
 
 
 class CampaignStore:
@@ -74,6 +79,51 @@ class ExposureStore:
             q = q.where(exposures.c.created_at >= since)
         with self.db.connect() as conn:
             return [Exposure(**aware_row(r)) for r in conn.execute(q).mappings().all()]
+
+    def in_period(self, start: dt.datetime, end: dt.datetime, *, group: str | None = None,
+                  user_id: str | None = None, newest_first: bool = False, batch: int = 2000) -> Iterator[Exposure]:
+        """The rows logged in [start, end), of one group (among the row's ``groups``) and/or one
+        person, read in pages of ``batch`` rows by sequence number: a long period is never held
+        in memory at once, nor a connection held while the caller works."""
+        q = sa.select(exposures.c.seq, exposures.c.request_id, exposures.c.user_id, exposures.c.groups,
+                      exposures.c["items"], exposures.c.model_version, exposures.c.personalized,
+                      exposures.c.created_at).where(exposures.c.created_at >= _utc(start),
+                                                    exposures.c.created_at < _utc(end))
+        if user_id is not None:
+            q = q.where(exposures.c.user_id == user_id)
+        if group is not None:
+            # JSON arrays are text alike on SQLite and PostgreSQL; the exact test is below.
+            pattern = '%"' + group.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + '"%'
+            q = q.where(sa.cast(exposures.c.groups, sa.Text).like(pattern, escape="\\"))
+        order = exposures.c.seq.desc() if newest_first else exposures.c.seq.asc()
+        last: int | None = None
+        while True:
+            page = q.order_by(order).limit(batch)
+            if last is not None:
+                page = page.where(exposures.c.seq < last if newest_first else exposures.c.seq > last)
+            with self.db.connect() as conn:
+                rows = conn.execute(page).mappings().all()
+            for r in rows:
+                row = aware_row(r)
+                del row["seq"]
+                if group is None or group in (row["groups"] or []):
+                    yield Exposure(**row)
+            if len(rows) < batch:
+                return
+            last = int(rows[-1]["seq"])
+
+    def completions(self, start: dt.datetime, end: dt.datetime, item_ids: Collection[str]) -> set[tuple[str, str]]:
+        """(person, item) pairs of ``complete`` events in [start, end) on these items (the time
+        the person did it, as their client said)."""
+        ids = sorted(set(item_ids))
+        out: set[tuple[str, str]] = set()
+        with self.db.connect() as conn:
+            for k in range(0, len(ids), 500):
+                rows = conn.execute(sa.select(events.c.user_id, events.c.item_id).distinct().where(
+                    events.c.type == "complete", events.c.item_id.in_(ids[k:k + 500]),
+                    events.c.ts >= _utc(start), events.c.ts < _utc(end))).all()
+                out.update((u, i) for u, i in rows)
+        return out
 
     def purge(self, older_than: dt.datetime) -> int:
         with self.db.begin() as conn:

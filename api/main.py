@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from recommender.service import PufaService, ServiceError, bootstrap
 from recommender.store import open_store, unavailable
 
+from .console import mount_console
 from .deps import role_of_key
 from .routers import (
     admin,
@@ -164,11 +166,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         store.close()
 
-    app = FastAPI(
+    # /docs and /redoc serve Swagger UI and ReDoc from the fastapi-offline package (under
+    # /static-offline-docs), not from a CDN: they work on a machine without internet. No
+    # validator badge: it would ask validator.swagger.io about the spec.
+    app = FastAPIOffline(
         title="Pufa (普法) recommendation API", version="1.0",
         description="Targeted legal education: content, profiles, recommendations with reasons. "
                     "Contract: docs/api.md. Auth: header X-API-Key (roles platform, editor, analyst, admin).",
-        lifespan=lifespan,
+        lifespan=lifespan, swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.settings = settings
     app.state.service = service
@@ -221,6 +226,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for r in (health, taxonomy, items, classify, users, events, recommendations, campaigns, stats, admin):
         app.include_router(r.router, responses=ERROR_RESPONSES)
+    mount_console(app)  # the editors' workbench at /console/
     app.add_middleware(Gate, settings=settings)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     _with_event_schemas(app)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, model_validator
 
 from corpus.schema import Audience, ItemType, Status
+from recommender.inputs import CampaignIn as CampaignIn  # the wire schema: rules written there, once
 from recommender.inputs import EventIn, Id, RecommendRequest, Region
 from recommender.vocab import MAX_EVENTS_PER_REQUEST
 
@@ -254,30 +255,42 @@ class RecommendOut(BaseModel):
     groups: list[str]
 
 
-class CampaignIn(Strict):
-    id: Id | None = None
-    name: str = Field(min_length=1, max_length=200)
-    topics: list[str] = Field(min_length=1)
-    start: dt.date
-    end: dt.date
-    boost: float = Field(default=0.3, ge=0, le=5)
-    groups: list[str] | None = None
-    region: Region | None = None
-    reason: Annotated[str, StringConstraints(max_length=40)] | None = None
-
-
 class CampaignOut(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     id: str
     name: str
     topics: list[str]
-    start: str
-    end: str
+    start: str = Field(description="YYYY-MM-DD (dated) or MM-DD (every year), inclusive")
+    end: str = Field(description="like start; a recurring end before its start wraps the new year")
     boost: float
     groups: list[str] | None = None
     region: str | None = None
     reason: str | None = None
+    source: str | None = Field(default=None, description="taxonomy (the plan's, built in) or editor")
+
+
+class CampaignDeleted(BaseModel):
+    id: str
+    deleted: bool
+    in_force_again: CampaignOut | None = Field(
+        description="the built-in campaign of this id, which applies again now that the editor's is gone")
+
+
+class CampaignPreview(BaseModel):
+    """What a group sees on a day in a region, with the campaign and without it."""
+
+    campaign: CampaignOut
+    group: str
+    region: str | None
+    date: dt.date
+    k: int
+    in_force: bool = Field(description="whether the campaign applies to this group, region and day")
+    model_version: str
+    with_campaign: list[RecItem]
+    without_campaign: list[RecItem]
+    entered: list[str] = Field(description="item ids in the list only with the campaign, in its order")
+    left: list[str] = Field(description="item ids the campaign pushed out of the list, in their order")
 
 
 class About(BaseModel):
@@ -288,3 +301,98 @@ class About(BaseModel):
     data_used: list[str]
     your_choices: list[str]
     model_version: str | None
+
+
+# --------------------------------------------------------------------------- what is pushed, models side by side
+
+
+class PushedItemOut(BaseModel):
+    item_id: str
+    title: str | None = Field(description="null when the item is no longer stored")
+    reasons: list[str]
+    score: float | None
+
+
+class PersonPushOut(BaseModel):
+    request_id: str
+    created_at: dt.datetime
+    groups: list[str]
+    model_version: str | None
+    personalized: bool
+    items: list[PushedItemOut]
+
+
+class PersonPushesOut(BaseModel):
+    """Exactly what the exposure log holds for one person in the period, newest first."""
+
+    user_id: str
+    start: dt.datetime
+    end: dt.datetime = Field(description="exclusive")
+    pushes: list[PersonPushOut]
+
+
+class TopicShareOut(BaseModel):
+    topic: str
+    name: str
+    plan_weight: float = Field(description="the group's weight of the topic in the plan; 0 when off the plan")
+    pushes: int = Field(description="items pushed that carried the topic (an item counts for each topic shown with it)")
+    share: float = Field(description="pushes / the group's pushes")
+
+
+class MustKnowOut(BaseModel):
+    item_id: str
+    title: str
+    pushes: int
+    people: int
+    completed: int = Field(description="people who received the group's pushes and completed it in the period")
+
+
+class TopItemOut(BaseModel):
+    item_id: str
+    title: str | None
+    pushes: int
+    people: int
+
+
+class GroupPushesOut(BaseModel):
+    group: str
+    name: str
+    requests: int = Field(description="recommendations served for the group")
+    pushes: int = Field(description="items shown over those recommendations")
+    people: int
+    plan_share: float = Field(description="share of pushes carrying at least one of the group's plan topics")
+    topics: list[TopicShareOut]
+    must_know: list[MustKnowOut]
+    must_know_pushed: int
+    must_know_completed: int
+    top_items: list[TopItemOut]
+
+
+class PushReportOut(BaseModel):
+    start: dt.datetime
+    end: dt.datetime = Field(description="exclusive")
+    groups: list[GroupPushesOut]
+    personal_rows_rule: str = Field(description="who may read one person's rows, in Chinese")
+    caller_may_read_personal_rows: bool
+
+
+class MetricComparisonOut(BaseModel):
+    name: str = Field(description="the figure's path in the build report, e.g. classifier_cv.macro_f1")
+    label: str
+    section: str = Field(description="classifier, classifier_topics, answers, evaluation or size")
+    active: float | None
+    version: float | None
+    difference: float | None = Field(description="version - active")
+    higher_is_better: bool | None = Field(description="null for a count, which is neither")
+    verdict: str = Field(description="better, worse, same, neutral (a count) or missing (one side lacks it)")
+
+
+class ModelComparisonOut(BaseModel):
+    version: str
+    active_version: str | None
+    is_active: bool
+    created_at: dt.datetime
+    active_created_at: dt.datetime | None
+    metrics: list[MetricComparisonOut]
+    better: int
+    worse: int

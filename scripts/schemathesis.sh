@@ -11,7 +11,7 @@ PUFA_API_KEYS="" $BIN/pufa serve --bootstrap --db "sqlite:///$tmp/pufa.db" --mod
   > "$tmp/server.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
-for _ in $(seq 1 180); do
+for _ in $(seq 1 600); do  # a first build embeds the sample: ~30 s idle, minutes on a busy machine
   curl -sf "http://127.0.0.1:$port/health" | grep -q '"model_version":"v' && break
   sleep 1
 done

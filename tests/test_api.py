@@ -186,7 +186,7 @@ def test_classify(client):
 
 def test_campaigns(client):
     r = client.post("/v1/campaigns", json={"name": "巴彦淖尔禁毒宣传周", "topics": ["drug_control"],
-                                           "start": "2026-09-01", "end": "2026-09-07", "boost": 1.5,
+                                           "start": "2026-09-01", "end": "2026-09-07", "boost": 0.6,
                                            "reason": "禁毒宣传周专题", "region": "巴彦淖尔"}, headers=H("editor"))
     assert r.status_code == 201, r.text
     listed = client.get("/v1/campaigns", headers=H("analyst")).json()
@@ -484,7 +484,12 @@ MATRIX = [
     ("delete", "/v1/items/rm-item2", None, {"editor"}),
     ("get", "/v1/review-queue", None, {"editor"}),
     ("get", "/v1/campaigns", None, {"platform", "editor", "analyst"}),
-    ("post", "/v1/campaigns", {"name": "c", "topics": ["labour"], "start": "2026-01-01", "end": "2026-01-02"}, {"editor"}),
+    ("post", "/v1/campaigns", {"name": "c", "topics": ["labour"], "start": "2026-01-01", "end": "2026-01-02",
+                               "reason": "角色测试"}, {"editor"}),
+    ("put", "/v1/campaigns/rm-c", {"name": "c", "topics": ["labour"], "start": "01-01", "end": "01-02",
+                                   "reason": "角色测试"}, {"editor"}),
+    ("get", "/v1/campaigns/constitution_week/preview?group=herders&date=2026-12-04", None, {"editor", "analyst"}),
+    ("delete", "/v1/campaigns/rm-c", None, {"editor"}),
     ("get", "/v1/stats/coverage", None, {"analyst"}),
     ("get", "/v1/exposures", None, {"analyst"}),
     ("get", "/v1/evaluation", None, {"analyst"}),

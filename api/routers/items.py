@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 
 from corpus.schema import first_problem
 from recommender.service import ServiceError
+from recommender.service.content import ReviewFilters
 
 from ..deps import Editor, ItemReader, ServiceDep
 from ..schemas import BulkResult, BulkRow, ItemIn, ItemOut, ItemPatch, ReviewRow, TopicsPut
@@ -122,5 +124,23 @@ def put_topics(item_id: str, body: TopicsPut, svc: ServiceDep, _: Editor) -> dic
 
 
 @router.get("/review-queue", response_model=list[ReviewRow])
-def review_queue(svc: ServiceDep, _: Editor, limit: int = Query(20, ge=1, le=500)) -> list[dict[str, Any]]:
-    return svc.content.review_queue(limit)
+def review_queue(
+    svc: ServiceDep, _: Editor, response: Response, limit: int = Query(20, ge=1, le=500),
+    offset: int = Query(0, ge=0, le=1_000_000),
+    type: str | None = Query(None, max_length=32, description="item type"),
+    topic: str | None = Query(None, max_length=64, description="a topic id"),
+    group: str | None = Query(None, max_length=64, description="a group id: named by the item or suggested"),
+    law: str | None = Query(None, max_length=200, description="part of a law title"),
+    status: str | None = Query("current", max_length=16),
+    source: str | None = Query(None, max_length=200),
+    since: dt.datetime | None = Query(None, description="'new' means changed after this; default: "
+                                                         "after the active model was built"),
+    only_new: bool = False, scope: Literal["due", "all"] = "due",
+) -> list[dict[str, Any]]:
+    """New and editor-added items first, then the least certain predictions; items an editor
+    tagged are not in it. ``X-Total-Count`` says how many rows are left under the filters."""
+    page = svc.content.review_queue(limit, offset=offset, filters=ReviewFilters(
+        type=type, topic=topic, group=group, law=law, status=status or None, source=source, since=since,
+        only_new=only_new, scope=scope))
+    response.headers["X-Total-Count"] = str(page.total)
+    return [row.to_dict() for row in page.items]

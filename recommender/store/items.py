@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from corpus.loaders import resolve_versions
-from corpus.schema import Item
+from corpus.schema import CONTENT_FIELDS, Item
 from recommender.records import EditorTags
 from recommender.store.db import Database, aware, chunks, utcnow
 from recommender.store.tables import editor_tags, item_changes, item_versions, items
@@ -299,3 +299,62 @@ class ItemStore:
         if row is None:
             return None
         return EditorTags(topics=list(row["topics"]), editor=row["editor"], updated_at=aware(row["updated_at"]))
+
+    # ------------------------------------------------------------------ the console's queries
+    def search(
+        self, words: Sequence[str] = (), *, law_title: str | None = None, article_no: int | None = None,
+        types: Sequence[str] | None = None, statuses: Sequence[str] | None = None, retired: bool | None = None,
+        limit: int = 20, offset: int = 0,
+    ) -> tuple[list[Item], int]:
+        """Items whose title or body holds every word, whose law title holds ``law_title``,
+        with this article number, of these types and statuses (``retired``: only retired or
+        only not; None: both); a page of them and how many match in all.
+
+        Order: title matches of the first word first, then by law and article when a law is
+        named, else the newest change first."""
+        conds: list[Any] = []
+        for word in words:
+            conds.append(sa.or_(items.c.title.contains(word, autoescape=True),
+                                items.c.data["body"].as_string().contains(word, autoescape=True)))
+        if law_title:
+            conds.append(items.c.law_title.contains(law_title, autoescape=True))
+        if article_no is not None:
+            conds.append(items.c.article_no == article_no)
+        if types:
+            conds.append(items.c.type.in_(list(types)))
+        if statuses:
+            conds.append(items.c.status.in_(list(statuses)))
+        if retired is not None:
+            conds.append(items.c.retired == (sa.true() if retired else sa.false()))
+        order: list[Any] = []
+        if words:
+            order.append(sa.case((items.c.title.contains(words[0], autoescape=True), 0), else_=1))
+        order += [items.c.law_title, items.c.article_no, items.c.id] if law_title or article_no is not None \
+            else [items.c.updated_at.desc(), items.c.id]
+        q = sa.select(items.c.data).where(*conds).order_by(*order).limit(max(1, limit)).offset(max(0, offset))
+        with self.db.connect() as conn:
+            total = int(conn.execute(sa.select(sa.func.count()).select_from(items).where(*conds)).scalar() or 0)
+            found = [Item.model_validate(row) for row in conn.execute(q).scalars()]
+        return found, total
+
+    def versions(self, item_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """An item's stored versions, newest first: ``changed_at``, ``changed_by``, the content
+        fields that changed from the version before (``changed``; empty for the first) and the
+        title and status before and after when they changed (``title``, ``status``: (old, new))."""
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                sa.select(item_versions.c.data, item_versions.c.changed_by, item_versions.c.changed_at)
+                .where(item_versions.c.item_id == item_id).order_by(item_versions.c.id)).all()
+        out: list[dict[str, Any]] = []
+        before: dict[str, Any] | None = None
+        for data, changed_by, changed_at in rows:
+            changed = [] if before is None else [f for f in CONTENT_FIELDS if before.get(f) != data.get(f)]
+            out.append({
+                "changed_at": aware(changed_at), "changed_by": changed_by, "first": before is None, "changed": changed,
+                "title": (before.get("title"), data.get("title")) if before and "title" in changed else None,
+                "status": (before.get("status"), data.get("status")) if before and "status" in changed else None,
+                "retired": (bool(before.get("retired")), bool(data.get("retired")))
+                if before and "retired" in changed else None,
+            })
+            before = data
+        return out[::-1][:limit]

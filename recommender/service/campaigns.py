@@ -80,14 +80,9 @@ class Campaigns:
     def delete(self, campaign_id: str) -> dict[str, Any]:
         """Delete an editor's campaign (a built-in one of its id applies again): 404 when no
         campaign has the id, 409 for a built-in one (override it with PUT instead)."""
-        from recommender.store.tables import campaigns as table
-
         self.checks.id(campaign_id, "id")
         builtin = self._builtin().get(campaign_id)
-        # CampaignStore has no delete yet: one statement in one transaction, here.
-        with self.store.campaigns.db.begin() as conn:
-            gone = conn.execute(table.delete().where(table.c.id == campaign_id)).rowcount
-        if not gone:
+        if not self.store.campaigns.delete(campaign_id):
             if builtin is not None:
                 raise ServiceError(409, f"'{campaign_id}' is a built-in campaign of the plan "
                                         "(corpus/taxonomy/campaigns.yaml) and cannot be deleted; to change it, "

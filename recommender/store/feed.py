@@ -43,6 +43,11 @@ class CampaignStore:
             conn.execute(campaigns.insert(), [{"id": data["id"], "data": data, "created_at": utcnow()}])
         return data
 
+    def delete(self, campaign_id: str) -> bool:
+        """Delete an editor's campaign; False when none has the id."""
+        with self.db.begin() as conn:
+            return bool(conn.execute(campaigns.delete().where(campaigns.c.id == campaign_id)).rowcount)
+
 
 class ExposureStore:
     """The exposure log."""

@@ -345,4 +345,11 @@ def test_an_editor_requests_a_retrain_and_only_an_admin_activates(two_versions):
         assert models[job["version"]]["active"] is False and models[low.version]["active"] is True
         assert c.get("/health").json()["model_version"] == low.version
         assert c.get(f"/v1/admin/models/{job['version']}/compare", headers=H("editor")).status_code == 200
+        # A retrain keeps the recipe of the active version (no labelled questions, its classifier's C
+        # and folds), not the defaults; only ``evaluate`` comes from the request.
+        def recipe(path: str) -> dict:
+            return json.loads((Path(path) / "build_config.json").read_text(encoding="utf-8"))
+
+        made, active = recipe(models[job["version"]]["path"]), recipe(low.path)
+        assert made["questions"] == [] and made["classifier"] == active["classifier"] and made["evaluate"] is False
         assert c.get(f"/v1/builds/{job['id']}", headers=H("analyst")).status_code == 403

@@ -7,13 +7,14 @@ process activates one. Builds run in a background thread and report progress in 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -24,6 +25,9 @@ from recommender.engine import Engine
 from recommender.model import load_model
 from recommender.service.errors import ServiceError
 from recommender.store import Store
+
+if TYPE_CHECKING:
+    from recommender.build import BuildConfig
 
 __all__ = ["ModelKeeper", "bootstrap"]
 
@@ -172,12 +176,26 @@ class ModelKeeper:
             raise ServiceError(409, "no earlier activated model version to roll back to")
         return self.activate(older[0].version)
 
+    def _retrain_config(self) -> BuildConfig:
+        """The configuration the active version was built with (a retrain changes the data,
+        not the recipe); the defaults when there is no active version or it kept none."""
+        from recommender.build import BuildConfig
+
+        active = self.store.models.active()
+        path = Path(active.path) / "build_config.json" if active is not None else None
+        if path is not None and path.exists():
+            try:
+                return BuildConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
+            except (ValueError, TypeError) as exc:
+                log.warning("the active version's build_config.json cannot be read (%s): defaults", exc)
+        return BuildConfig()
+
     def start_build(self, *, evaluate: bool = False, activate: bool = True,
                     on_done: Callable[[str], None] | None = None) -> str:
         """Build a new version in a background thread; progress is in the build job row.
         ``activate=False`` registers the version for an admin to compare and activate. One
         build at a time per process: 409 while one started here is queued or running."""
-        from recommender.build import BuildConfig, build_model
+        from recommender.build import build_model
 
         jobs = self.store.models
         with self._lock:
@@ -198,7 +216,8 @@ class ModelKeeper:
                     jobs.update_job(job_id, progress=round(fraction, 3), message=stage)
 
             try:
-                cfg = BuildConfig(evaluate=evaluate)
+                cfg = self._retrain_config()
+                cfg.evaluate = evaluate
                 report = build_model(self.store, self.models_dir, config=cfg, taxonomy=self.taxonomy,
                                      activate=activate, progress=progress)
                 self._check_state(force=True)  # serve the new version before saying "done"

@@ -18,14 +18,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from . import home, review
+from . import campaigns, home, items, models, pushes, review
 from .auth import COOKIE, COOKIE_PATH, ConsoleRefusal, SignInRequired
 from .pages import STATIC_DIR, error_page, page_url
 
 __all__ = ["PAGES", "mount_console"]
 
 # Each page module's router, in order; home.tail (the placeholders) always comes last.
-PAGES = (home, review)
+PAGES = (home, review, pushes, models, campaigns, items)
 
 
 def mount_console(app: FastAPI) -> None:

@@ -46,6 +46,9 @@ NAV = (
     NavLink("campaigns", "主题活动", "/console/campaigns", ("editor",), "宪法日、国家安全教育日等专题活动的设置与预览。"),
     NavLink("pushes", "推送情况", "/console/pushes", ("editor", "analyst"), "各人群收到了哪些内容、覆盖了哪些主题。"),
     NavLink("models", "模型", "/console/models", ("editor", "analyst"), "模型版本及其指标；申请重新训练。"),
+    # What a campaign would change: analysts read it here; editors also reach it from 主题活动.
+    NavLink("preview", "活动预览", "/console/campaigns/preview", ("analyst",),
+            "选一个人群、地区和日期，看主题活动开展与否时推送的前十条内容。"),
 )
 
 TYPE_NAMES = {"law": "法律全文", "law_article": "法条", "interpretation": "司法解释", "case": "案例",

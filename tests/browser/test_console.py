@@ -13,8 +13,8 @@ from tests.browser.conftest import KEYS, sign_in
 
 NAV = {
     "editor": ["审核队列", "内容", "主题活动", "推送情况", "模型"],
-    "admin": ["审核队列", "内容", "主题活动", "推送情况", "模型"],
-    "analyst": ["推送情况", "模型"],
+    "admin": ["审核队列", "内容", "主题活动", "推送情况", "模型", "活动预览"],
+    "analyst": ["推送情况", "模型", "活动预览"],
     "platform": [],
 }
 ROLE_NAMES = {"platform": "平台接入", "editor": "编辑", "analyst": "分析人员", "admin": "管理员"}

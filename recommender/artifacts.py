@@ -19,6 +19,8 @@ import datetime as dt
 import hashlib
 import json
 import os
+import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +98,9 @@ def set_active(models_dir: Path, version: str) -> None:
     """Atomically point ``ACTIVE`` at a version (rename is atomic on POSIX)."""
     if not (models_dir / version / "manifest.json").exists():
         raise ArtifactError(f"{models_dir / version}: no such model version")
-    tmp = models_dir / f".ACTIVE.{os.getpid()}"
+    # One temporary file per call: two activations at once in one process (two requests) must
+    # not share it, or one rename finds it gone.
+    tmp = models_dir / f".ACTIVE.{os.getpid()}.{threading.get_ident()}.{uuid.uuid4().hex[:8]}"
     tmp.write_text(version + "\n", encoding="utf-8")
     tmp.replace(models_dir / "ACTIVE")
 

@@ -86,14 +86,17 @@ def period(start: dt.date | dt.datetime | None = None, end: dt.date | dt.datetim
     """[start, end) from what a caller gave. A date is a whole day in Beijing time, the end
     date included; a time without a zone is Beijing time. Without ``end``: now; without
     ``start``: ``default_days`` before the end, or the beginning of the log when None."""
-    def bound(t: dt.date | dt.datetime, next_day: bool) -> dt.datetime:
+    def bound(t: dt.date | dt.datetime, next_day: bool, field: str) -> dt.datetime:
+        # Nothing was pushed before the service could log it; a far date is a typing error.
+        if not EARLIEST_EVENT.date() <= (t.date() if isinstance(t, dt.datetime) else t) <= dt.date(9000, 1, 1):
+            raise ServiceError(422, f"{field} must be a day from {EARLIEST_EVENT.date()} on", field)
         if isinstance(t, dt.datetime):
             return t if t.tzinfo is not None else t.replace(tzinfo=PLAN_TZ)
         return dt.datetime.combine(t + dt.timedelta(days=int(next_day)), dt.time(), tzinfo=PLAN_TZ)
 
-    t1 = bound(end, True) if end is not None else (now or dt.datetime.now(dt.UTC))
+    t1 = bound(end, True, "end") if end is not None else (now or dt.datetime.now(dt.UTC))
     if start is not None:
-        t0 = bound(start, False)
+        t0 = bound(start, False, "start")
     else:
         t0 = t1 - dt.timedelta(days=default_days) if default_days is not None else EARLIEST_EVENT
     if t0 >= t1:

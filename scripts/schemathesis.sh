@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Property-based API testing with schemathesis, bounded in time: starts a real server on a
 # temporary SQLite database (bundled content), fails on any server error or response that
-# violates the OpenAPI schema.
+# violates the OpenAPI schema. Starting builds (admin and editor) is left out: each is minutes of
+# CPU in a background thread that would starve the server under test on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -20,5 +21,5 @@ timeout "${SCHEMATHESIS_SECONDS:-420}" $BIN/schemathesis run "http://127.0.0.1:$
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --max-examples "${SCHEMATHESIS_EXAMPLES:-25}" --workers 2 --no-color --seed 1 \
   --phases examples,coverage,fuzzing --max-time "${SCHEMATHESIS_MAX_TIME:-240}" \
-  --exclude-path-regex '^/v1/admin/builds$' \
+  --exclude-path-regex '^/v1/(admin/)?builds$' \
   || { echo "--- server log"; tail -50 "$tmp/server.log"; exit 1; }

@@ -178,6 +178,12 @@ class Catalog:
     def __len__(self) -> int:
         return len(self.metas)
 
+    def shown_topics(self, row: int, n: int = 3, min_weight: float = 0.3) -> list[str]:
+        """The topics shown with the item of ``row`` (a recommendation's ``topics``, what the
+        push report counts): its ``n`` strongest at ``min_weight`` or more."""
+        w = self.topics[row]
+        return [self.topic_ids[j] for j in np.argsort(-w)[:n] if w[j] >= min_weight]
+
     def meta(self, item_id: str) -> ItemMeta | None:
         r = self.row_of.get(item_id)
         return self.metas[r] if r is not None else None

@@ -278,7 +278,7 @@ class Engine:
 
     def _entry(self, cat: Catalog, r: Ranked) -> dict[str, Any]:
         meta = cat.metas[r.row]
-        topics = [self.topic_ids[j] for j in np.argsort(-cat.topics[r.row])[:3] if cat.topics[r.row, j] >= 0.3]
+        topics = cat.shown_topics(r.row)
         entry: dict[str, Any] = {"item_id": meta.id, "title": meta.title, "type": meta.type,
                                  "score": round(r.score, 4), "topics": topics, "reasons": r.reasons}
         if meta.law_title:

@@ -16,7 +16,6 @@ import numpy as np
 
 from corpus.taxonomy import Taxonomy
 from recommender.artifacts import ArtifactError, read_manifest
-from recommender.catalog import Catalog
 from recommender.records import (
     BuildJob,
     Exposure,
@@ -39,7 +38,7 @@ from recommender.vocab import EARLIEST_EVENT
 
 __all__ = [
     "MODEL_READERS", "PERSONAL_ROW_READERS", "PLAN_TZ", "PUSH_READERS", "RETRAIN_ROLES", "Reports",
-    "may_read_personal_rows", "period", "personal_rows_rule", "shown_topics",
+    "may_read_personal_rows", "period", "personal_rows_rule",
 ]
 
 
@@ -76,9 +75,6 @@ def personal_rows_rule() -> str:
 # Dates on the pages are Beijing time: a day is 00:00-24:00 +08:00.
 PLAN_TZ = dt.timezone(dt.timedelta(hours=8), "北京时间")
 DEFAULT_DAYS = 30
-# The topics shown with an item, as in a recommendation's ``topics`` (Engine._entry): the item's
-# three strongest at weight 0.3 or more. A push counts for each of them.
-TOPICS_SHOWN, TOPIC_MIN_WEIGHT = 3, 0.3
 
 
 def period(start: dt.date | dt.datetime | None = None, end: dt.date | dt.datetime | None = None, *,
@@ -102,15 +98,6 @@ def period(start: dt.date | dt.datetime | None = None, end: dt.date | dt.datetim
     if t0 >= t1:
         raise ServiceError(422, "the period is empty: start must come before end", "start")
     return t0, t1
-
-
-def shown_topics(cat: Catalog, item_id: str) -> list[str]:
-    """The topics shown with an item (empty when the active model does not know it)."""
-    r = cat.row_of.get(item_id)
-    if r is None:
-        return []
-    w = cat.topics[r]
-    return [cat.topic_ids[j] for j in np.argsort(-w)[:TOPICS_SHOWN] if w[j] >= TOPIC_MIN_WEIGHT]
 
 
 class Reports:
@@ -234,7 +221,7 @@ class Reports:
             by_topic: Counter[str] = Counter()
             on_plan = 0
             for item_id, k in pushed.items():
-                ts = topics_of.setdefault(item_id, shown_topics(cat, item_id))
+                ts = topics_of.setdefault(item_id, cat.shown_topics(r) if (r := cat.row_of.get(item_id)) is not None else [])
                 by_topic.update(dict.fromkeys(ts, k))
                 on_plan += k if any(t in plan for t in ts) else 0
             order = sorted(plan, key=lambda t: (-plan[t], t)) + sorted(set(by_topic) - set(plan),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, model_validator
 
@@ -92,6 +92,9 @@ class _ItemFields(Strict):
     article_no: StrictInt | None = Field(default=None, ge=0, le=100_000)
     audience: Audience | None = None
     keywords: list[Annotated[str, StringConstraints(max_length=100)]] | None = None
+    # An article that only says when its law takes effect, who interprets it ...: never in a
+    # feed. Set at import by corpus/taxonomy/boilerplate.yaml; an editor may correct it.
+    boilerplate: StrictBool | None = None
 
 
 class ItemIn(_ItemFields):
@@ -236,13 +239,14 @@ class RecItem(BaseModel):
     item_id: str
     title: str
     type: str
-    score: float
+    score: float  # the value the list is sorted by: relevance less redundancy, never above the item before
     topics: list[str]
     law_title: str | None = None
     article_no: int | None = None
     article_label: str | None = None  # 第一百二十条之一 (article_no alone is 120)
     snippet: str | None = None  # the first ~80 characters of the text
     reasons: list[str]
+    slot: Literal["campaign", "must_know"] | None = None  # the share of the list it fills, if any
 
 
 class RecommendOut(BaseModel):

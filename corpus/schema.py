@@ -43,7 +43,7 @@ CONTENT_FIELDS: tuple[str, ...] = (
     "supersedes", "superseded_by", "groups", "topics", "must_know_for", "law_title",
     "article_no", "article_label", "path", "version_date", "legal_level", "parent_id",
     "keywords", "audience", "version_group", "source_expired", "version_note",
-    "known_newer_version", "retired",
+    "known_newer_version", "retired", "boilerplate",
 )
 
 
@@ -55,6 +55,10 @@ class Item(BaseModel):
     matters for inserted articles (第一百二十条之一 has ``article_no`` 120).
     ``version_group`` ties the versions of one law together; the store resolves their
     ``status`` (newest ``current``, older ``superseded``) whenever one of them is imported.
+    ``boilerplate`` marks an article that only says when its law takes effect, who interprets
+    it, what it repeals, or that is deleted or empty (``corpus/taxonomy/boilerplate.yaml``):
+    feeds never push it, search still finds it. The store sets it from the rules on every
+    write unless the item's data sets it (an editor's choice is kept).
     """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -88,6 +92,7 @@ class Item(BaseModel):
     version_note: str | None = Field(default=None, max_length=500)
     known_newer_version: dt.date | None = None
     retired: bool = False
+    boilerplate: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -120,8 +125,13 @@ class Item(BaseModel):
         return seen
 
     def content_hash(self) -> str:
-        """A stable hash of the content fields: re-importing unchanged content is a no-op."""
+        """A stable hash of the content fields: re-importing unchanged content is a no-op.
+
+        ``boilerplate`` counts only when set, so that items stored before the flag existed
+        keep their hash and a re-import rewrites only the flagged ones."""
         data = self.model_dump(mode="json", include=set(CONTENT_FIELDS))
+        if not data.get("boilerplate"):
+            data.pop("boilerplate", None)
         raw = json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8")
         return hashlib.sha1(raw).hexdigest()
 

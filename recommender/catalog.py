@@ -19,8 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from corpus.boilerplate import BOILERPLATE_TYPES, rule_for_text, stored_boilerplate
 from corpus.schema import Item
 from corpus.taxonomy import Taxonomy
+
+AMENDMENT = re.compile(r"^[^《]*修正案|关于修改.*的决定$")  # 宪法修正案（2018年）, not a 解释 about one
 
 __all__ = ["Catalog", "ItemMeta", "serving_topics", "snippet", "text_key"]
 
@@ -52,6 +55,7 @@ class ItemMeta:
     length: int = 0  # characters of the body
     text_key: str = ""  # the same key for items with the same text (shown once in a list)
     section: str | None = None  # an article's place in its law: 编 / 章 / 节 headings
+    boilerplate: bool = False  # says only when it takes effect, what it repeals ...: never in feeds
 
     @classmethod
     def from_item(cls, item: Item, topic_source: str) -> ItemMeta:
@@ -69,7 +73,19 @@ class ItemMeta:
             # sources under two titles is one text); anything else by its title and words.
             text_key=text_key(item.article_label or "" if item.type == "law_article" else item.title, body),
             section=" / ".join(item.path) if item.type == "law_article" and item.path else None,
+            # The stored flag; items stored before it existed are read by the rules here.
+            boilerplate=stored_boilerplate(item),
         )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ItemMeta:
+        """A meta as :meth:`to_dict` wrote it. Catalogues saved before the boilerplate flag
+        existed hold an article's whole text in its snippet when it is short, which is all
+        the rules need."""
+        meta = cls(**data)
+        if "boilerplate" not in data and meta.type in BOILERPLATE_TYPES and meta.length <= SNIPPET_CHARS:
+            meta.boilerplate = rule_for_text(meta.snippet, label=meta.article_label) is not None
+        return meta
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -148,9 +164,23 @@ class Catalog:
             for g in m.must_know_for:
                 must.setdefault(g, []).append(r)
         self._must_know = {g: np.asarray(rows, dtype=np.int64) for g, rows in must.items()}
+        written: dict[str, list[int]] = {}
+        for r, m in enumerate(self.metas):
+            for g in m.groups:
+                written.setdefault(g, []).append(r)
+        self._written_for = {g: np.asarray(rows, dtype=np.int64) for g, rows in written.items()}
         self.types = np.asarray([m.type for m in self.metas], dtype=object)
         self.has_region = np.fromiter((bool(m.region) for m in self.metas), dtype=bool, count=n)
         self.is_article = np.fromiter((m.type == "law_article" for m in self.metas), dtype=bool, count=n)
+        # Articles that only say when a law takes effect, who interprets it, what it repeals,
+        # or that are deleted or empty (corpus/taxonomy/boilerplate.yaml): feeds leave these
+        # rows out; search and the answer path keep them.
+        self.boilerplate = np.fromiter((m.boilerplate for m in self.metas), dtype=bool, count=n)
+        self._of_laws: dict[tuple[str, ...], np.ndarray] = {}
+        # Historical amendments (宪法修正案（1993年）, 关于修改…的决定): current as documents, but
+        # their text lives on in the consolidated law, which is what a feed should show.
+        self.amendment = np.fromiter((bool(m.law_title and AMENDMENT.search(m.law_title)) for m in self.metas),
+                                     dtype=bool, count=n)
         # Explainers, cases, Q&A ...: what follows the articles in an answer.
         self.explanatory_rows = np.flatnonzero(
             np.fromiter((m.type not in ("law", "law_article") for m in self.metas), dtype=bool, count=n))
@@ -206,11 +236,30 @@ class Catalog:
             all_topics = np.vstack([all_topics, np.asarray(appended_topics, dtype=np.float32)])
         return Catalog(self.topic_ids, all_metas, all_topics)
 
+    def of_laws(self, laws: Sequence[str]) -> np.ndarray:
+        """Rows of these laws (by short title) or about them: articles and whole texts of the
+        laws, and explainers, cases, Q&A ... whose title names one (草原和土地归谁所有？先从宪法说起)."""
+        key = tuple(laws)
+        hit = self._of_laws.get(key)
+        if hit is None:
+            names = set(key)
+            hit = np.fromiter(((m.law_title in names) if m.law_title else any(n in m.title for n in names)
+                               for m in self.metas), dtype=bool, count=len(self.metas))
+            self._of_laws[key] = hit
+        return hit
+
     def must_know_matrix(self, group_ids: Sequence[str]) -> np.ndarray:
         """Rows that an editor marked must-know for any of the groups."""
+        return self._rows_of(self._must_know, group_ids)
+
+    def written_for(self, group_ids: Sequence[str]) -> np.ndarray:
+        """Rows whose author or editor named one of the groups as their audience (``groups``)."""
+        return self._rows_of(self._written_for, group_ids)
+
+    def _rows_of(self, by_group: dict[str, np.ndarray], group_ids: Sequence[str]) -> np.ndarray:
         out = np.zeros(len(self.metas), dtype=bool)
         for g in group_ids:
-            rows = self._must_know.get(g)
+            rows = by_group.get(g)
             if rows is not None:
                 out[rows] = True
         return out
@@ -227,6 +276,6 @@ class Catalog:
     @classmethod
     def load(cls, directory: Path) -> Catalog:
         meta = json.loads((directory / "catalog.json").read_text(encoding="utf-8"))
-        metas = [ItemMeta(**json.loads(line)) for line in
+        metas = [ItemMeta.from_dict(json.loads(line)) for line in
                  (directory / "items.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
         return cls(meta["topic_ids"], metas, np.load(directory / "topics.npy"))

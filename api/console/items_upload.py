@@ -58,7 +58,7 @@ FIELD_NAMES = {
     "row": "这一行", "item": "这一行", "superseded_by": "取代它的内容", "article_label": "条文序号",
     "path": "章节", "version_date": "版本日期", "legal_level": "效力级别", "parent_id": "所属法律",
     "version_group": "版本组", "version_note": "版本说明", "source_expired": "来源过期",
-    "known_newer_version": "已知新版本日期", "retired": "下架",
+    "known_newer_version": "已知新版本日期", "retired": "下架", "boilerplate": "程式性条文（不推送）",
 }
 
 # (pattern of the English problem, the Chinese; {0}, {1} are the pattern's groups)

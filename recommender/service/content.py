@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from corpus.boilerplate import is_boilerplate
 from corpus.schema import Item, check_taxonomy_ids, first_problem
 from corpus.taxonomy import Taxonomy
 from recommender.catalog import Catalog, ItemMeta
@@ -184,6 +185,8 @@ class Content:
         if "id" in changes and changes["id"] != item_id:
             raise ServiceError(422, "id cannot be changed", "id")
         data = current.model_dump(mode="json")
+        if "boilerplate" not in changes and not _boilerplate_override(current):
+            data.pop("boilerplate", None)  # the rules' verdict: the rules read the new text again
         data.update(changes)
         self.add([self.validate(data)], editor=editor)
         return self.view(item_id)
@@ -399,3 +402,8 @@ class Content:
         res = self.keeper.engine.model.classify(text, title)
         return {"topics": [{"id": t["id"], "score": t["score"]} for t in res["topics"]], "keywords": res["keywords"]}
 
+
+def _boilerplate_override(item: Item) -> bool:
+    """Whether a stored item's boilerplate flag was set against the rules (an editor's choice,
+    kept by a patch); a flag the rules gave, or none at all, is decided again."""
+    return "boilerplate" in item.model_fields_set and item.boilerplate != is_boilerplate(item)

@@ -2,7 +2,10 @@
 
 Every write appends to ``item_changes`` (the sequence the servers follow), and law versions
 are resolved on import: the newest version of a law is current, older ones superseded, and
-articles follow their law.
+articles follow their law. Every write also sets an article's ``boilerplate`` flag from the
+rules of ``corpus/taxonomy/boilerplate.yaml`` unless the item's data sets it
+(:func:`corpus.boilerplate.flag_boilerplate`): the loaders, ``pufa import``, the HTTP items
+endpoints and status changes all pass through :meth:`ItemStore._item_row`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from corpus.boilerplate import flag_boilerplate
 from corpus.loaders import resolve_versions
 from corpus.schema import CONTENT_FIELDS, Item
 from recommender.records import EditorTags
@@ -30,13 +34,14 @@ class ImportStats:
     updated: int = 0
     skipped: int = 0
     status_changed: int = 0
+    boilerplate: int = 0  # items of the call flagged boilerplate (never pushed in feeds)
     by_type: dict[str, int] = field(default_factory=dict)
     by_status: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"added": self.added, "updated": self.updated, "skipped": self.skipped,
-                "status_changed": self.status_changed, "by_type": self.by_type,
-                "by_status": self.by_status}
+                "status_changed": self.status_changed, "boilerplate": self.boilerplate,
+                "by_type": self.by_type, "by_status": self.by_status}
 
 
 class ItemStore:
@@ -47,6 +52,9 @@ class ItemStore:
 
     @staticmethod
     def _item_row(item: Item, now: dt.datetime) -> dict[str, Any]:
+        # The one place every stored item passes: the boilerplate flag is set here (kept
+        # when the item's data sets it), and so is part of the data and the content hash.
+        item = flag_boilerplate(item)
         return {
             "id": item.id, "type": item.type, "status": item.status, "retired": item.retired,
             "title": item.title, "law_title": item.law_title, "article_no": item.article_no,
@@ -68,7 +76,7 @@ class ItemStore:
         # The last occurrence of an id in one call wins (deterministic).
         unique: dict[str, Item] = {}
         for it in new_items:
-            unique[it.id] = it
+            unique[it.id] = flag_boilerplate(it)
         batch, resolved = self._resolved_in_advance(list(unique.values())) if resolve else (list(unique.values()), set())
         groups: set[str] = set()
         superseding: list[Item] = []
@@ -113,6 +121,7 @@ class ItemStore:
                 stats.status_changed += self._apply_supersedes(conn, it, now)
         for it in batch:
             stats.by_type[it.type] = stats.by_type.get(it.type, 0) + 1
+            stats.boilerplate += it.boilerplate
         stats.by_status = self.count_by(("status",), ids=[it.id for it in batch])
         return stats
 
@@ -348,7 +357,7 @@ class ItemStore:
         out: list[dict[str, Any]] = []
         before: dict[str, Any] | None = None
         for data, changed_by, changed_at in rows:
-            changed = [] if before is None else [f for f in CONTENT_FIELDS if before.get(f) != data.get(f)]
+            changed = [] if before is None else [f for f in CONTENT_FIELDS if _field(before, f) != _field(data, f)]
             out.append({
                 "changed_at": aware(changed_at), "changed_by": changed_by, "first": before is None, "changed": changed,
                 "title": (before.get("title"), data.get("title")) if before and "title" in changed else None,
@@ -358,3 +367,8 @@ class ItemStore:
             })
             before = data
         return out[::-1][:limit]
+
+
+def _field(data: dict[str, Any], name: str) -> Any:
+    """A stored field's value; versions stored before ``boilerplate`` existed lack it (False)."""
+    return bool(data.get(name)) if name == "boilerplate" else data.get(name)

@@ -69,20 +69,14 @@ def region_applies(taxonomy: Taxonomy, campaign_region: str | None, region: str 
     A campaign for a region reaches everything inside it, by the parents in
     ``corpus/taxonomy/regions.yaml``: one for 巴彦淖尔市 reaches 临河区 and 巴彦淖尔市 itself, one
     for 内蒙古自治区 all of Inner Mongolia; one for 临河区 does not reach 巴彦淖尔市, nor one for
-    巴彦淖尔市 包头市. Official and short names are alike (巴彦淖尔 = 巴彦淖尔市). A campaign with
-    no region reaches everyone, and so does every campaign a request without a region. A name
-    the taxonomy does not list (data from before regions were checked) matches by its text.
+    巴彦淖尔市 包头市. Official and short names and codes are alike (巴彦淖尔 = 巴彦淖尔市 = 150800).
+    A campaign with no region reaches everyone, and so does every campaign a request without a
+    region. A name the taxonomy does not list (data from before regions were checked) matches by
+    its text (:meth:`~corpus.taxonomy.Taxonomy.region_within`).
     """
     if not campaign_region or not region:
         return True
-    target, here = taxonomy.region(campaign_region), taxonomy.region(region)
-    if target is None or here is None:
-        return campaign_region in region or region in campaign_region
-    while here is not None:  # parents are listed before their children: no cycles
-        if here.name == target.name:
-            return True
-        here = taxonomy.region(here.parent)
-    return False
+    return taxonomy.region_within(region, campaign_region)
 
 
 def campaigns_on(taxonomy: Taxonomy, stored: Sequence[dict[str, Any]], day: dt.date,

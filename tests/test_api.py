@@ -430,6 +430,9 @@ def test_patch_null_users_regions_and_what_reaches_the_body(client):
     assert client.get(f"/v1/users/{who}", headers=H("platform")).status_code == 404
     for region in ("临河区", "巴彦淖尔市", "巴彦淖尔", "内蒙古自治区"):
         assert client.put(f"/v1/users/{who}", json={"region": region}, headers=H("platform")).status_code == 200
+    # Short names and codes are stored by the official name (the table's, for nesting).
+    for region, official in (("巴彦淖尔", "巴彦淖尔市"), ("150802", "临河区"), ("内蒙古", "内蒙古自治区")):
+        assert client.put(f"/v1/users/{who}", json={"region": region}, headers=H("platform")).json()["region"] == official
     assert client.put(f"/v1/users/{who}", json={"minor": "no"}, headers=H("platform")).status_code == 422
     # The key is checked before the body is read; a JSON body declared as text is named.
     r = client.post("/v1/recommendations", content=b'{"k": 3,', headers={"content-type": "application/json"})

@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from corpus.taxonomy import TaxonomyError, load_taxonomy
+from recommender.campaigns import campaigns_on
 
 # The ids of docs/taxonomy.md: a contract (may grow, never shrink or rename).
 TOPICS = """xi_rule_of_law constitution civil_code marriage_family national_security border_affairs
@@ -50,12 +51,13 @@ def test_key_laws_map_to_topics(taxonomy):
      (dt.date(2026, 5, 20), "civil_code"), (dt.date(2026, 6, 26), "drug_control")],
 )
 def test_campaign_calendar(taxonomy, day, topic):
-    active = taxonomy.campaigns_on(day)
+    active = campaigns_on(taxonomy, [], day, taxonomy.group_ids, None)
     assert any(topic in c.topics for c in active)
 
 
 def test_no_campaign_on_an_ordinary_day(taxonomy):
-    assert not any("constitution" in c.topics for c in taxonomy.campaigns_on(dt.date(2026, 8, 1)))
+    ordinary = campaigns_on(taxonomy, [], dt.date(2026, 8, 1), taxonomy.group_ids, None)
+    assert not any("constitution" in c.topics for c in ordinary)
 
 
 def test_a_bad_file_is_a_clear_error(tmp_path, taxonomy):

@@ -1,8 +1,7 @@
 """The taxonomy as data: topics, groups, campaigns, the legal dictionary, stop words, lexicon.
 
-The files beside this module are for editors to read and extend. :func:`load_taxonomy`
-reads and validates them; any problem is a :class:`TaxonomyError` naming the file and the
-entry, raised at start-up rather than surfacing later as a wrong recommendation.
+The files beside this module are for editors to read and extend. :func:`load_taxonomy` reads and
+validates them; any problem is a :class:`TaxonomyError` naming the file and the entry, at start-up.
 """
 
 from __future__ import annotations
@@ -16,17 +15,8 @@ from typing import Any
 
 import yaml
 
-__all__ = [
-    "Campaign",
-    "ColloquialEntry",
-    "Group",
-    "Region",
-    "Taxonomy",
-    "TaxonomyError",
-    "Topic",
-    "load_taxonomy",
-    "normalize_law_title",
-]
+__all__ = ["Campaign", "ColloquialEntry", "Group", "Region", "Taxonomy", "TaxonomyError", "Topic", "load_taxonomy",
+           "normalize_law_title"]
 
 DATA_DIR = Path(__file__).parent
 _ID = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
@@ -52,8 +42,9 @@ class Topic:
 @dataclass(frozen=True)
 class Region:
     name: str  # official: 巴彦淖尔市
-    short: str  # 巴彦淖尔
+    short: str  # 巴彦淖尔 (the name itself where it has none)
     parent: str | None  # the official name of the region it lies in
+    code: str | None = None  # 行政区划代码: 150800
 
 
 # Longest first: 广西壮族自治区 -> 广西, 巴彦淖尔市 -> 巴彦淖尔, 乌拉特前旗 keeps its 旗.
@@ -61,10 +52,7 @@ _REGION_SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", 
 
 
 def _short_region(name: str) -> str:
-    for suffix in _REGION_SUFFIXES:
-        if name.endswith(suffix) and len(name) - len(suffix) >= 2:
-            return name[: -len(suffix)]
-    return name
+    return next((name[: -len(s)] for s in _REGION_SUFFIXES if name.endswith(s) and len(name) - len(s) >= 2), name)
 
 
 @dataclass(frozen=True)
@@ -97,6 +85,7 @@ class Campaign:
     groups: tuple[str, ...] = ()
     region: str | None = None
     note: str | None = None
+    laws: tuple[str, ...] = ()  # the laws at its heart: its share of a feed prefers them (宪法)
 
     def active_on(self, day: dt.date) -> bool:
         """True when ``day`` falls in the campaign (inclusive; a period may wrap the year)."""
@@ -130,7 +119,7 @@ class Taxonomy:
     dictionary: list[DictWord]
     stopwords: frozenset[str]
     colloquial: list[ColloquialEntry]
-    regions: dict[str, Region] = field(default_factory=dict)  # by official name and short form
+    regions: dict[str, Region] = field(default_factory=dict)  # by official name, short form and code
     source_dir: Path = field(default=DATA_DIR)
     _law_topics: dict[str, set[str]] | None = field(default=None, repr=False)
 
@@ -183,23 +172,31 @@ class Taxonomy:
         return found
 
     def region(self, name: str | None) -> Region | None:
-        """The region a name (official or short, spaces ignored) stands for, or None."""
-        if not name:
-            return None
-        return self.regions.get("".join(name.split()))
+        """The region a name (official or short, spaces ignored) or a code stands for, or None."""
+        return self.regions.get("".join(name.split())) if name else None
 
-    def campaigns_on(self, day: dt.date, *, group_ids: list[str] | None = None,
-                     region: str | None = None) -> list[Campaign]:
-        out = []
-        for c in self.campaigns:
-            if not c.active_on(day):
-                continue
-            if c.groups and group_ids is not None and not set(c.groups) & set(group_ids):
-                continue
-            if c.region and region and c.region not in region and region not in c.region:
-                continue
-            out.append(c)
-        return out
+    def region_within(self, region: str, ancestor: str) -> bool:
+        """Whether ``region`` is ``ancestor`` or lies inside it, by the parents in regions.yaml:
+        临河区 is within 巴彦淖尔市 and 内蒙古自治区, 巴彦淖尔市 not within 临河区 nor 包头市. Either
+        may be an official name, a short form or a code (巴彦淖尔市 = 巴彦淖尔 = 150800); a name not
+        listed (data from before regions were checked) matches by text, one containing the other."""
+        here, target = self.region(region), self.region(ancestor)
+        if here is None or target is None:
+            r, a = "".join(region.split()), "".join(ancestor.split())
+            return bool(r and a) and (a in r or r in a)
+        while here is not None and here.name != target.name:  # parents come first: no cycles
+            here = self.region(here.parent)
+        return here is not None
+
+    def item_reaches(self, item_region: str | None, person_region: str | None) -> bool:
+        """Whether an item tagged ``item_region`` (a regional regulation) is for a person or request
+        in ``person_region``: the engine's ranking filter (recommender/rank.py) asks it of every item
+        with a region. An item for 内蒙古自治区 (内蒙古, 150000) or 巴彦淖尔市 reaches 临河区; one for
+        包头市 does not, nor one for 巴彦淖尔市 a person known only as 内蒙古自治区 (:meth:`region_within`).
+        An item without a region reaches everyone; a request without a region sees every item."""
+        if not item_region or not person_region:
+            return True
+        return self.region_within(person_region, item_region)
 
 
 _NAMED_LAW = re.compile(r"《([^》]+)》((?:[\u4e00-\u9fff]{2,4})编)?")
@@ -345,7 +342,7 @@ def _load_campaigns(path: Path, topics: dict[str, Topic], groups: dict[str, Grou
             raise TaxonomyError(f"{where}: 'boost' must be a number in [0, 5]")
         out.append(Campaign(cid, _need(row, "name", where), ctopics, start, end, float(boost),
                             str(row.get("reason") or row["name"]), cgroups, row.get("region"),
-                            row.get("note")))
+                            row.get("note"), _str_list(row, "laws", where)))
     return out
 
 
@@ -396,27 +393,39 @@ def _load_colloquial(path: Path, topics: dict[str, Topic]) -> list[ColloquialEnt
     return out
 
 
+_CODE = re.compile(r"^[1-8]\d{5}$")
+
+
 def _load_regions(path: Path) -> dict[str, Region]:
+    """Regions by official name, short form and code, checked as regions.yaml's header says."""
     if not path.exists():
         return {}
     data = _read_yaml(path)
     if not isinstance(data, list):
         raise TaxonomyError(f"{path.name}: expected a list of regions")
-    official: dict[str, Region] = {}
+    out: dict[str, Region] = {}
     for n, entry in enumerate(data):
         where = f"{path.name}: entry {n + 1}"
         if not isinstance(entry, dict):
-            raise TaxonomyError(f"{where}: expected a mapping with name and parent")
+            raise TaxonomyError(f"{where}: expected a mapping with name, code and parent")
         name = _need(entry, "name", where)
-        parent = entry.get("parent")
-        if parent is not None and parent not in official:
-            raise TaxonomyError(f"{where} ({name}): parent '{parent}' must be listed before it")
-        if name in official:
-            raise TaxonomyError(f"{where}: '{name}' is listed twice")
-        official[name] = Region(name=name, short=_short_region(name), parent=parent)
-    out = dict(official)
-    for r in official.values():
-        out.setdefault(r.short, r)
+        where, up, short = f"{where} ({name})", entry.get("parent"), entry.get("short", _short_region(name))
+        code, parent = str(_need(entry, "code", where, (str, int))), out.get(up) if isinstance(up, str) else None
+        if up is not None and (parent is None or parent.name != up):
+            raise TaxonomyError(f"{where}: parent '{up}' must be the official name of a region listed before it")
+        if not isinstance(short, str) or not short or "".join(short.split()) != short:
+            raise TaxonomyError(f"{where}: 'short' must be a name without spaces")
+        if taken := next((key for key in (name, short) if key in out), None):
+            raise TaxonomyError(f"{where}: '{taken}' is already {out[taken].name}'s name or short form "
+                                "(qualify the name by its city, or give it a 'short' of its own)")
+        if not _CODE.match(code) or code in out:
+            owner = f", not {out[code].name}'s" if code in out else ""
+            raise TaxonomyError(f"{where}: code '{code}' must be a 6-digit 行政区划代码 (150802) of its own{owner}")
+        if parent is None and code[2:] != "0000":
+            raise TaxonomyError(f"{where}: code {code} is not a province's (NN0000): name its parent")
+        if parent and (code == parent.code or not code.startswith(re.sub(r"(00)+$", "", str(parent.code)))):
+            raise TaxonomyError(f"{where}: code {code} does not lie in {parent.name} ({parent.code})")
+        out.update(dict.fromkeys((name, short, code), Region(name, short, up, code)))
     return out
 
 

@@ -65,10 +65,8 @@ class Campaigns:
             data["id"] = campaign_id
         self.checks.topics(data.get("topics"))
         self.checks.groups(data.get("groups"))
-        self.checks.region(data.get("region"))
-        region = self.taxonomy.region(data.get("region"))
-        if region is not None:
-            data["region"] = region.name  # 巴彦淖尔 -> 巴彦淖尔市, as the hierarchy names it
+        if data.get("region") is not None:
+            data["region"] = self.checks.region(data["region"])  # 巴彦淖尔 -> 巴彦淖尔市, as the hierarchy names it
         if not data.get("id"):
             data["id"] = "c-" + uuid.uuid4().hex[:10]
         self.checks.id(data["id"], "id")

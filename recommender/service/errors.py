@@ -49,9 +49,14 @@ class Checks:
     def topics(self, topics: Sequence[str] | None, field: str = "topics") -> list[str]:
         return self._known(topics, self.taxonomy.topics, "topic", field)
 
-    def region(self, region: str | None, field: str = "region") -> None:
+    def region(self, region: str | None, field: str = "region") -> str | None:
         """A region must be one the taxonomy lists (corpus/taxonomy/regions.yaml), at most a
-        county: a street address is personal data the product does not collect."""
-        if region is not None and self.taxonomy.region(region) is None:
+        county: a street address is personal data the product does not collect. Returns its
+        official name (巴彦淖尔 and 150800 are 巴彦淖尔市)."""
+        if region is None:
+            return None
+        known = self.taxonomy.region(region)
+        if known is None:
             raise ServiceError(422, f"'{region[:64]}' is not a region Pufa knows: name a province, city, league "
                                     "or county (e.g. 巴彦淖尔市, 临河区), not an address", field)
+        return known.name

@@ -85,7 +85,8 @@ class People:
         fields = {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in fields.items() if v is not None}
         if "groups" in fields:
             fields["groups"] = self.checks.groups(fields["groups"])
-        self.checks.region(fields.get("region"))
+        if fields.get("region") is not None:
+            fields["region"] = self.checks.region(fields["region"])  # stored by its official name
         return self.view(self.store.people.put(user_id, **fields).id)
 
     def view(self, user_id: str) -> dict[str, Any]:

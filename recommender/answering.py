@@ -34,7 +34,7 @@ def answer_list(ranker: Ranker, config: AnswerListConfig, ctx: RankContext, m: M
     k = ctx.k if ctx.daily_cap_left is None else max(0, min(ctx.k, ctx.daily_cap_left))
     if k == 0:
         return []
-    allowed = ranker.filters.allowed(ctx, cat)
+    allowed = ranker.filters.allowed(dataclasses.replace(ctx, feed=False), cat)  # boilerplate stays findable
     rows, scores = answerer.rank(view, allowed)
     # Explanatory items on the question, scored by the feed's blend (over those few rows only).
     others: list[Ranked] = []
@@ -53,7 +53,8 @@ def answer_list(ranker: Ranker, config: AnswerListConfig, ctx: RankContext, m: M
                 if c.get("campaign", 0.0) <= 0 or from_campaign >= config.max_campaign:
                     continue
                 from_campaign += 1
-            others.append(Ranked(int(expl[i]), float(total[i]), c, reasons))
+            others.append(Ranked(int(expl[i]), float(total[i]), c, reasons,
+                                 None if on_question else "campaign"))
     named = answerer.static.named_laws(view.text)
     articles = compose_articles(cat, rows, scores, k - len(others), config.max_law_run, named)
     out = [Ranked(int(r), float(s), {"answer": float(s)},
@@ -69,6 +70,10 @@ def answer_list(ranker: Ranker, config: AnswerListConfig, ctx: RankContext, m: M
             break
         if cat.text_keys[r.row] in keys:
             continue
+        if r.slot == "campaign" and not any(r is o for o in others):
+            if from_campaign >= config.max_campaign:
+                continue  # a campaign adds at most this many items to an answer
+            from_campaign += 1
         keys.add(cat.text_keys[r.row])
         out.append(r)
     # Scores read in list order (an explainer placed after the answer keeps its own

@@ -26,6 +26,7 @@ __all__ = [
     "ProfileConfig",
     "ReasonConfig",
     "ScoringConfig",
+    "SlotConfig",
 ]
 
 @dataclass
@@ -53,6 +54,7 @@ class CandidateConfig(JsonConfig):
     """Candidate selection: which rows are scored at all."""
 
     per_source: int = 300  # top rows taken from each source (profile, query, group prior ...)
+    per_law: int = 20  # of which at most this many articles of one law (a feed shows two in ten)
     max_candidates: int = 1500
     ann: str = "auto"  # "exact", "ivf" or "auto" (IVF above ann_min_items)
     ann_min_items: int = 20_000
@@ -69,6 +71,8 @@ class ScoringConfig(JsonConfig):
     query_dense: float = 0.8
     query_topic: float = 1.0
     group_prior: float = 1.0
+    written_for: float = 0.3  # items whose author named the group as their audience (the item's groups)
+    group_dense: float = 1.0  # closeness to what the plan asks of the group (its description), in meaning
     must_know: float = 0.3
     campaign: float = 1.0  # times the campaign's own boost
     co_reading: float = 0.5
@@ -90,12 +94,53 @@ class FilterConfig(JsonConfig):
 
 @dataclass
 class DiversityConfig(JsonConfig):
-    """打散: MMR on dense similarity plus caps per law and per main topic."""
+    """打散 (see :mod:`recommender.variety`): MMR on dense similarity plus caps per law and per
+    main topic in any window of ``window`` items."""
 
     mmr_lambda: float = 0.9  # 1 = relevance only
-    max_per_law: int = 2
-    max_per_topic: int = 5
-    pool: int = 100  # MMR runs over the best this-many filtered candidates
+    window: int = 10
+    max_per_law: int = 2  # articles of one law in any window
+    max_per_topic: int = 4  # items of one main topic in any window
+    pool: int = 2000  # the list is chosen from the best this-many filtered candidates
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.mmr_lambda <= 1.0:
+            raise ValueError(f"diversity.mmr_lambda: {self.mmr_lambda} is not in (0, 1]")
+        for name in ("window", "max_per_law", "max_per_topic", "pool"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"diversity.{name}: must be at least 1, not {getattr(self, name)}")
+
+
+@dataclass
+class SlotConfig(JsonConfig):
+    """The shares campaigns and must-know lists take of a feed (see :mod:`recommender.variety`).
+
+    An item is a campaign's when its score on one of the campaign's topics reaches
+    ``campaign_min_match``; such items take at most ``campaign_max`` places of any window of
+    the list (``campaign_group_max`` when the campaign names the request's group), and one of
+    them comes no later than place ``campaign_by``. An answer's list takes at most
+    ``answer.max_campaign`` (:class:`AnswerListConfig`)."""
+
+    campaign_max: int = 3
+    campaign_group_max: int = 5
+    campaign_by: int = 3
+    campaign_min_match: float = 0.5
+    campaign_other_share: float = 0.5  # of a campaign with laws at its heart, other items of its topics earn this share of its boost
+    campaign_gap: int = 3  # a campaign's items are at least this many places apart
+    must_know_max: int = 3
+    amendment_penalty: float = 0.3  # a historical amendment (宪法修正案（1993年）) ranks below the consolidated text
+
+    def __post_init__(self) -> None:
+        for name in ("campaign_max", "campaign_group_max", "must_know_max"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"slots.{name}: must not be negative, not {getattr(self, name)}")
+        for name in ("campaign_by", "campaign_gap"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"slots.{name}: must be at least 1, not {getattr(self, name)}")
+        if not 0.0 <= self.campaign_other_share <= 1.0:
+            raise ValueError(f"slots.campaign_other_share: {self.campaign_other_share} is not in [0, 1]")
+        if not 0.0 <= self.campaign_min_match <= 1.0:
+            raise ValueError(f"slots.campaign_min_match: {self.campaign_min_match} is not in [0, 1]")
 
 
 @dataclass
@@ -121,5 +166,6 @@ class PipelineConfig(JsonConfig):
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     filters: FilterConfig = field(default_factory=FilterConfig)
     diversity: DiversityConfig = field(default_factory=DiversityConfig)
+    slots: SlotConfig = field(default_factory=SlotConfig)
     reasons: ReasonConfig = field(default_factory=ReasonConfig)
     answer: AnswerListConfig = field(default_factory=AnswerListConfig)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
+import re
 import threading
 import uuid
 from collections.abc import Sequence
@@ -138,6 +139,19 @@ class Engine:
         self._text_cache.put(text, signal)
         return signal
 
+    def group_dense(self, group_ids: Sequence[str]) -> np.ndarray | None:
+        """What the plan asks of these groups, in meaning: one unit vector per phrase of their
+        descriptions in groups.yaml (学宪法讲宪法, 防范校园欺凌和性侵害, 远离毒品 ...). A feed
+        scores an item by the phrase it is closest to, so each of the plan's asks is served."""
+        phrases: list[str] = []
+        for g in group_ids:
+            group = self.model.taxonomy.groups.get(g)
+            if group is not None and group.description:
+                phrases += [p for p in re.split(r"[，。；、：]", group.description) if len(p) >= 4]
+        if not phrases:
+            return None
+        return np.stack([self.read_text(p).dense for p in dict.fromkeys(phrases)]).astype(np.float32)
+
     def event_topics(self, text: str, min_score: float = 0.2) -> list[dict[str, Any]]:
         """Topics of an event's text, stored with the event at ingestion."""
         sig = self.read_text(text)
@@ -255,6 +269,7 @@ class Engine:
         region = req.region or (profile.region if personalized else None)
         ctx = RankContext(
             profile=profile, group_ids=groups, group_vector=self.priors.blend(groups),
+            group_dense=self.group_dense(groups),
             campaigns=campaigns_on(m.taxonomy, stored, day, groups, region), day=day, k=req.k,
             exclude_seen=exclude_seen and personalized, region=region, co_reading=co,
             daily_cap_left=cap_left,
@@ -289,6 +304,8 @@ class Engine:
             entry["article_label"] = meta.article_label
         if meta.snippet:
             entry["snippet"] = meta.snippet
+        if r.slot:
+            entry["slot"] = r.slot
         return entry
 
     # -- answers --------------------------------------------------------------------------------

@@ -18,14 +18,15 @@ from recommender.ann import IVFIndex
 from recommender.catalog import Catalog
 from recommender.config import (
     CandidateConfig,
-    DiversityConfig,
     FilterConfig,
     PipelineConfig,
     ReasonConfig,
     ScoringConfig,
+    SlotConfig,
 )
 from recommender.index import ItemIndex
 from recommender.profiles import UserProfile
+from recommender.variety import Diversifier
 
 __all__ = [
     "CandidateSelector",
@@ -36,6 +37,7 @@ __all__ = [
     "Ranked",
     "Ranker",
     "Scorer",
+    "campaign_match",
 ]
 
 @dataclass
@@ -52,14 +54,40 @@ class RankContext:
     region: str | None = None
     co_reading: dict[int, float] = field(default_factory=dict)  # row -> score in [0, 1]
     daily_cap_left: int | None = None  # minors: items that may still be pushed today
+    group_dense: np.ndarray | None = None  # what the plan asks of the groups, in meaning (a unit vector a phrase)
+    feed: bool = True  # a feed (False: an answer's list, where boilerplate articles stay findable)
 
 
 @dataclass
 class Ranked:
     row: int
-    score: float
+    score: float  # the value the list is sorted by (see :mod:`recommender.variety`)
     components: dict[str, float]
     reasons: list[str]
+    slot: str | None = None  # "campaign" or "must_know" when the item fills that share
+
+
+def campaign_match(ctx: RankContext, catalog: Catalog, rows: np.ndarray, min_match: float,
+                   other_share: float = 0.5) -> tuple[np.ndarray, list[str | None]]:
+    """For ``rows``: the campaign boost each earns and the reason of the campaign that gave it.
+    An item is a campaign's when its score on one of the campaign's topics reaches
+    ``min_match`` (else it earns 0). Of a campaign that names the laws at its heart, the
+    articles of those laws and items about them earn its whole boost, other items of its topics
+    ``other_share`` of it (宪法 itself before 代表法 in Constitution week)."""
+    value = np.zeros(rows.size, dtype=np.float32)
+    reason: list[str | None] = [None] * rows.size
+    for c in ctx.campaigns:
+        cols = [catalog.topic_index[t] for t in c.topics if t in catalog.topic_index]
+        if not cols:
+            continue
+        m = catalog.topics[np.ix_(rows, np.asarray(cols, dtype=np.int64))].max(axis=1)
+        v = np.where(m >= min_match, m * c.boost, 0.0).astype(np.float32)
+        if c.laws:
+            v = np.where(catalog.of_laws(c.laws)[rows], v, v * other_share).astype(np.float32)
+        for i in np.flatnonzero(v > value):
+            reason[int(i)] = c.reason
+        value = np.maximum(value, v)
+    return value, reason
 
 
 # --------------------------------------------------------------------------- candidates
@@ -68,8 +96,9 @@ class Ranked:
 class CandidateSelector:
     """Rows worth scoring: the best few hundred from each source of relevance."""
 
-    def __init__(self, config: CandidateConfig) -> None:
+    def __init__(self, config: CandidateConfig, min_match: float = 0.5) -> None:
         self.config = config
+        self.min_match = min_match  # an item is a campaign's from this topic score (SlotConfig)
 
     def select(self, ctx: RankContext, catalog: Catalog, index: ItemIndex, allowed: np.ndarray,
                ivf: IVFIndex | None) -> np.ndarray:
@@ -84,13 +113,14 @@ class CandidateSelector:
                 scores = np.where(allowed[rows], scores, -np.inf)
             else:
                 scores = np.where(allowed, scores, -np.inf)
-            m = min(per, scores.shape[0])
+            m = min(per * 4, scores.shape[0])  # room for the per-law cut below
             if m <= 0:
                 return np.zeros(0, dtype=np.int64)
             top = np.argpartition(-scores, m - 1)[:m]
             top = top[np.argsort(-scores[top], kind="stable")]  # best first: the cut below keeps the best
             top = top[np.isfinite(scores[top])]
-            return rows[top] if rows is not None else top
+            top = rows[top] if rows is not None else top
+            return top[per_law_rank(catalog.law_of[top]) < cfg.per_law][:per]
 
         def dense_top(vec: np.ndarray) -> np.ndarray:
             if use_ivf:
@@ -115,6 +145,14 @@ class CandidateSelector:
             picks.append(top_of(catalog.topics_unit @ (topic_query / np.linalg.norm(topic_query))))
         if p.dense is not None:
             picks.append(dense_top(p.dense))
+        if ctx.group_dense is not None and p.query is None:
+            mean = ctx.group_dense.mean(axis=0)
+            picks.append(dense_top(mean / (np.linalg.norm(mean) or 1.0)))
+        if ctx.campaigns and ctx.feed:
+            # The campaign's own items, best for the group first (its share is chosen from them).
+            value, _ = campaign_match(ctx, catalog, np.arange(n), self.min_match)
+            fit = catalog.topics_unit @ (ctx.group_vector / (np.linalg.norm(ctx.group_vector) or 1.0))
+            picks.append(top_of(np.where(value > 0, value + fit, -np.inf)))
         if p.query is not None:
             sig = p.query.signal
             if np.any(sig.dense):
@@ -124,6 +162,10 @@ class CandidateSelector:
         must = catalog.must_know_matrix(ctx.group_ids) & allowed
         if must.any():
             picks.append(np.flatnonzero(must))
+        written = catalog.written_for(ctx.group_ids) & allowed
+        if written.any() and p.query is None:
+            g = ctx.group_vector / (np.linalg.norm(ctx.group_vector) or 1.0)
+            picks.append(top_of(np.where(written, catalog.topics_unit @ g + 1.0, -np.inf)))
         if ctx.co_reading:
             rows = np.fromiter(ctx.co_reading, dtype=np.int64)
             picks.append(rows[allowed[rows]])
@@ -141,6 +183,18 @@ class CandidateSelector:
         return rows
 
 
+def per_law_rank(laws: np.ndarray) -> np.ndarray:
+    """For rows in rank order, each row's place among the rows of its law (0 for the first of
+    its law; always 0 for rows of no law, marked -1): ``[3, 3, -1, 5, 3] -> [0, 1, 0, 0, 2]``."""
+    order = np.argsort(laws, kind="stable")
+    sorted_laws = laws[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_laws)) + 1]
+    sizes = np.diff(np.r_[starts, laws.size])
+    place = np.empty(laws.size, dtype=np.int64)
+    place[order] = np.arange(laws.size) - np.repeat(starts, sizes)
+    return np.where(laws < 0, 0, place)
+
+
 # --------------------------------------------------------------------------- filters
 
 
@@ -148,11 +202,16 @@ class Filters:
     """Never superseded, repealed or retired; never dismissed; seen only when asked; adults-only
     content never to a minor; type exclusions."""
 
-    def __init__(self, config: FilterConfig) -> None:
+    def __init__(self, config: FilterConfig, taxonomy: Taxonomy) -> None:
         self.config = config
+        self.taxonomy = taxonomy
 
     def allowed(self, ctx: RankContext, catalog: Catalog) -> np.ndarray:
+        """Rows this request may show. Boilerplate articles (when a law takes effect, who
+        interprets it) are never in a feed but stay in an answer's list (``ctx.feed``)."""
         mask = catalog.recommendable.copy()
+        if ctx.feed:
+            mask &= ~catalog.boilerplate
         p = ctx.profile
         if p.minor:
             mask &= ~catalog.adults_only
@@ -166,25 +225,11 @@ class Filters:
             if r is not None:
                 mask[r] = False
         if ctx.region:
-            region = ctx.region
+            # Nesting, by the region table: an item for 内蒙古自治区 or 巴彦淖尔市 reaches 临河区.
             for row in np.flatnonzero(mask & catalog.has_region):
-                item_region = catalog.metas[int(row)].region or ""
-                if item_region not in region and region not in item_region and not _same_province(item_region, region):
+                if not self.taxonomy.item_reaches(catalog.metas[int(row)].region, ctx.region):
                     mask[row] = False
         return mask
-
-
-_PROVINCE_OF = {"巴彦淖尔": "内蒙古", "包头": "内蒙古", "呼和浩特": "内蒙古", "鄂尔多斯": "内蒙古",
-                "乌海": "内蒙古", "赤峰": "内蒙古", "通辽": "内蒙古", "呼伦贝尔": "内蒙古", "乌兰察布": "内蒙古",
-                "兴安": "内蒙古", "锡林郭勒": "内蒙古", "阿拉善": "内蒙古"}
-
-
-def _same_province(item_region: str, user_region: str) -> bool:
-    """A regional regulation (内蒙古) applies to a person in one of its cities (巴彦淖尔)."""
-    for city, prov in _PROVINCE_OF.items():
-        if city in user_region and prov in item_region and city not in item_region and "包头" not in item_region:
-            return True
-    return False
 
 
 # --------------------------------------------------------------------------- scoring
@@ -193,8 +238,9 @@ def _same_province(item_region: str, user_region: str) -> bool:
 class Scorer:
     """The score blend; every component is in [0, 1] before its weight."""
 
-    def __init__(self, config: ScoringConfig, topic_ids: Sequence[str]) -> None:
+    def __init__(self, config: ScoringConfig, topic_ids: Sequence[str], slots: SlotConfig | None = None) -> None:
         self.config = config
+        self.slots = slots or SlotConfig()
         self.topic_ids = list(topic_ids)
         self._anti_fraud = self.topic_ids.index("anti_fraud") if "anti_fraud" in self.topic_ids else None
 
@@ -223,17 +269,18 @@ class Scorer:
         if ctx.group_vector.any():
             g = ctx.group_vector / np.linalg.norm(ctx.group_vector)
             comp["group_prior"] = np.clip(Tu @ g, 0, 1)
+        if ctx.group_dense is not None and p.query is None:
+            comp["group_dense"] = index.rescale((index.dense_[rows] @ ctx.group_dense.T).max(axis=1))
+        written = catalog.written_for(ctx.group_ids)[rows]
+        if written.any():
+            comp["written_for"] = written.astype(np.float32)
         must = catalog.must_know_matrix(ctx.group_ids)[rows].astype(np.float32)
         if must.any():
             done = np.fromiter((catalog.metas[r].id in p.completed for r in rows), dtype=bool, count=rows.size)
             comp["must_know"] = must * ~done
         if ctx.campaigns:
-            camp = zeros.copy()
-            for c in ctx.campaigns:
-                cols = [catalog.topic_index[t] for t in c.topics if t in catalog.topic_index]
-                if cols:
-                    camp = np.maximum(camp, T[:, cols].max(axis=1) * c.boost)
-            comp["campaign"] = camp
+            comp["campaign"] = campaign_match(ctx, catalog, rows, self.slots.campaign_min_match,
+                                              self.slots.campaign_other_share)[0]
         if ctx.co_reading:
             comp["co_reading"] = np.fromiter((ctx.co_reading.get(int(r), 0.0) for r in rows),
                                              dtype=np.float32, count=rows.size)
@@ -244,12 +291,16 @@ class Scorer:
         comp["freshness"] = fresh.astype(np.float32)
         types = catalog.types[rows]
         comp["type"] = np.fromiter((cfg.type_weights.get(t, 0.0) for t in types), dtype=np.float32, count=rows.size)
+        amended = catalog.amendment[rows]
+        if amended.any():
+            comp["type"] = comp["type"] - amended * np.float32(self.slots.amendment_penalty)
         if "elderly" in ctx.group_ids and self._anti_fraud is not None:
             comp["elderly_anti_fraud"] = T[:, self._anti_fraud]
         weights = {
             "profile_topic": cfg.profile_topic, "profile_dense": cfg.profile_dense,
             "query_sparse": cfg.query_sparse, "query_dense": cfg.query_dense, "query_topic": cfg.query_topic,
-            "group_prior": cfg.group_prior, "must_know": cfg.must_know, "campaign": cfg.campaign,
+            "group_prior": cfg.group_prior, "group_dense": cfg.group_dense,
+            "written_for": cfg.written_for, "must_know": cfg.must_know, "campaign": cfg.campaign,
             "co_reading": cfg.co_reading, "freshness": cfg.freshness, "type": 1.0,
             "elderly_anti_fraud": cfg.elderly_anti_fraud,
         }
@@ -260,63 +311,16 @@ class Scorer:
         return total, weighted
 
 
-# --------------------------------------------------------------------------- diversity
-
-
-class Diversifier:
-    """MMR over dense similarity, with caps per law and per main topic (打散)."""
-
-    def __init__(self, config: DiversityConfig) -> None:
-        self.config = config
-
-    def pick(self, catalog: Catalog, index: ItemIndex, rows: np.ndarray, scores: np.ndarray, k: int) -> list[int]:
-        cfg = self.config
-        order = np.argsort(-scores, kind="stable")[: cfg.pool]
-        pool_rows, pool_scores = rows[order], scores[order]
-        if pool_rows.size == 0:
-            return []
-        span = float(pool_scores.max() - pool_scores.min()) or 1.0
-        rel = (pool_scores - pool_scores.min()) / span
-        D = index.dense_[pool_rows]
-        chosen: list[int] = []
-        max_sim = np.full(pool_rows.size, -1.0, dtype=np.float32)
-        per_law: dict[int, int] = {}
-        per_topic: dict[int, int] = {}
-        available = np.ones(pool_rows.size, dtype=bool)
-        lam = cfg.mmr_lambda
-        while len(chosen) < k and available.any():
-            mmr = lam * rel - (1 - lam) * np.clip(max_sim, 0, None)
-            mmr = np.where(available, mmr, -np.inf)
-            j = int(np.argmax(mmr))
-            available[j] = False
-            r = int(pool_rows[j])
-            law = int(catalog.law_of[r])
-            topic = int(catalog.main_topic[r])
-            if law >= 0 and per_law.get(law, 0) >= cfg.max_per_law:
-                continue
-            if topic >= 0 and per_topic.get(topic, 0) >= cfg.max_per_topic:
-                continue
-            chosen.append(j)
-            if law >= 0:
-                per_law[law] = per_law.get(law, 0) + 1
-            if topic >= 0:
-                per_topic[topic] = per_topic.get(topic, 0) + 1
-            max_sim = np.maximum(max_sim, index.rescale(D @ D[j]))
-        if len(chosen) < k:
-            # The caps left the list short: fill with the best remaining, caps relaxed.
-            rest = [j for j in range(pool_rows.size) if j not in set(chosen)]
-            chosen += rest[: k - len(chosen)]
-        return [int(pool_rows[j]) for j in chosen]
-
-
 # --------------------------------------------------------------------------- reasons
 
 
 class Explainer:
     """Short Chinese phrases naming what drove each item."""
 
-    def __init__(self, config: ReasonConfig, taxonomy: Taxonomy, topic_ids: Sequence[str]) -> None:
+    def __init__(self, config: ReasonConfig, taxonomy: Taxonomy, topic_ids: Sequence[str],
+                 min_match: float = 0.5) -> None:
         self.config = config
+        self.min_match = min_match  # an item is a campaign's from this topic score (SlotConfig)
         self.taxonomy = taxonomy
         self.topic_ids = list(topic_ids)
 
@@ -346,14 +350,8 @@ class Explainer:
                 if g:
                     phrase = f"{self.taxonomy.groups[g].label}应知应会"
             elif name == "campaign":
-                best = None
-                for c in ctx.campaigns:
-                    cols = [catalog.topic_index[t] for t in c.topics if t in catalog.topic_index]
-                    v = float(item_topics[cols].max() * c.boost) if cols else 0.0
-                    if best is None or v > best[0]:
-                        best = (v, c.reason)
-                phrase = best[1] if best and best[0] > 0 else None
-            elif name == "group_prior":
+                phrase = campaign_match(ctx, catalog, np.asarray([row]), self.min_match)[1][0]
+            elif name in ("group_prior", "group_dense", "written_for"):
                 g = self._best_group(ctx, item_topics)
                 phrase = f"为{g}推荐" if g else None
             elif name == "co_reading":
@@ -390,11 +388,12 @@ class Ranker:
 
     def __init__(self, config: PipelineConfig, taxonomy: Taxonomy, topic_ids: Sequence[str]) -> None:
         self.config = config
-        self.candidates = CandidateSelector(config.candidates)
-        self.filters = Filters(config.filters)
-        self.scorer = Scorer(config.scoring, topic_ids)
-        self.diversifier = Diversifier(config.diversity)
-        self.explainer = Explainer(config.reasons, taxonomy, topic_ids)
+        min_match = config.slots.campaign_min_match
+        self.candidates = CandidateSelector(config.candidates, min_match)
+        self.filters = Filters(config.filters, taxonomy)
+        self.scorer = Scorer(config.scoring, topic_ids, config.slots)
+        self.diversifier = Diversifier(config.diversity, config.slots)
+        self.explainer = Explainer(config.reasons, taxonomy, topic_ids, min_match)
 
     def rank(self, ctx: RankContext, catalog: Catalog, index: ItemIndex, ivf: IVFIndex | None = None) -> list[Ranked]:
         allowed = self.filters.allowed(ctx, catalog)
@@ -406,11 +405,17 @@ class Ranker:
         if rows.size == 0:
             return []
         scores, comps = self.scorer.score(ctx, catalog, index, rows)
-        picked = self.diversifier.pick(catalog, index, rows, scores, k)
+        campaign = comps["campaign"] > 0 if "campaign" in comps else None
+        must = comps["must_know"] > 0 if "must_know" in comps else None
+        groups = set(ctx.group_ids)
+        slots = self.config.slots
+        own = any(set(c.groups) & groups for c in ctx.campaigns if c.groups)
+        picks = self.diversifier.pick(catalog, index, rows, scores, k, campaign=campaign, must=must,
+                                      campaign_max=slots.campaign_group_max if own else slots.campaign_max)
         pos = {int(r): i for i, r in enumerate(rows)}
         out = []
-        for r in picked:
-            i = pos[r]
+        for p in picks:
+            i = pos[p.row]
             c = {name: float(v[i]) for name, v in comps.items()}
-            out.append(Ranked(r, float(scores[i]), c, self.explainer.reasons(ctx, catalog, r, c)))
+            out.append(Ranked(p.row, p.score, c, self.explainer.reasons(ctx, catalog, p.row, c), p.slot))
         return out

@@ -252,8 +252,12 @@ def test_preview_with_and_without_a_county_campaign(client, cid):
     assert not any("草原法宣传日专题" in i["reasons"] for i in out["without_campaign"])
     assert out["entered"] == [i for i in shown if i not in without]
     assert out["left"] == [i for i in without if i not in shown]
-    # Every item that entered carries the campaign's reason.
-    assert all("草原法宣传日专题" in i["reasons"] for i in out["with_campaign"] if i["item_id"] in out["entered"])
+    # The campaign's items fill the campaigns' share of the list (shared with Constitution
+    # week: a place may change hands between them; a herder's grassland items may have been in
+    # the list already, now in the campaign's place).
+    ours = [i for i in out["with_campaign"] if "草原法宣传日专题" in i["reasons"]]
+    assert ours and all(i.get("slot") == "campaign" for i in ours)
+    assert sum(i.get("slot") == "campaign" for i in out["with_campaign"]) <= 3
     # The 12·4 Constitution Day campaign is in both lists: only this one is taken away.
     assert any("国家宪法日专题" in i["reasons"] for i in out["without_campaign"])
     # The list with the campaign is what the platform is served; nothing was logged by the preview.

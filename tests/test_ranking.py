@@ -8,6 +8,7 @@ weight applied twice, a missing normalisation) changes a number and fails a test
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -30,13 +31,13 @@ from recommender.index import ItemIndex
 from recommender.profiles import ProfileBuilder, QuerySignal, TextSignal, UserProfile
 from recommender.rank import (
     CandidateSelector,
-    Diversifier,
     Explainer,
     Filters,
     RankContext,
     Ranker,
     Scorer,
 )
+from recommender.variety import Diversifier
 
 TOPICS = ["labour", "anti_fraud", "marriage_family"]  # real taxonomy ids (for names in reasons)
 DAY = dt.date(2003, 1, 1)  # the request's day; 2002 and 2001 have 365 days each
@@ -206,7 +207,7 @@ def test_the_blend_is_the_weighted_sum_of_components():
 # --------------------------------------------------------------------------- filters
 
 
-def test_filters_status_audience_type_seen_dismissed_and_region():
+def test_filters_status_audience_type_seen_dismissed_and_region(taxonomy):
     cat = make_catalog([
         (item("ok"), [1, 0, 0]),
         (item("old", "law_article", status="superseded"), [1, 0, 0]),
@@ -215,10 +216,10 @@ def test_filters_status_audience_type_seen_dismissed_and_region():
         (item("nm", "news", region="内蒙古"), [1, 0, 0]),
         (item("bj", "quiz", region="北京市"), [1, 0, 0]),
     ])
-    allowed = Filters(FilterConfig()).allowed
+    allowed = Filters(FilterConfig(), taxonomy).allowed
     assert allowed(context(), cat).tolist() == [True, False, False, True, True, True]
     assert allowed(context(profile(minor=True)), cat).tolist() == [True, False, False, False, True, True]
-    assert Filters(FilterConfig(exclude_types=["news"])).allowed(context(), cat).tolist() == \
+    assert Filters(FilterConfig(exclude_types=["news"]), taxonomy).allowed(context(), cat).tolist() == \
         [True, False, False, True, False, True]
     assert allowed(context(profile(dismissed={"ok"})), cat)[0] == False  # noqa: E712
     assert allowed(context(profile(seen={"ok"})), cat)[0] == True  # noqa: E712  (seen, not excluded)
@@ -227,6 +228,32 @@ def test_filters_status_audience_type_seen_dismissed_and_region():
     assert allowed(context(region="巴彦淖尔市"), cat).tolist() == [True, False, False, True, True, False]
     assert allowed(context(region="内蒙古自治区"), cat).tolist() == [True, False, False, True, True, False]
     assert allowed(context(region="北京"), cat).tolist() == [True, False, False, True, False, True]
+
+
+def test_regions_nest_for_items(taxonomy):
+    cat = make_catalog([
+        (item("nm", "news", region="内蒙古自治区"), [1, 0, 0]),
+        (item("byne", "news", region="巴彦淖尔市"), [1, 0, 0]),
+        (item("lh", "news", region="临河区"), [1, 0, 0]),
+        (item("bt", "news", region="包头市"), [1, 0, 0]),
+    ])
+    allowed = Filters(FilterConfig(), taxonomy).allowed
+    # A person in 临河区 gets the region's, the city's and the district's own; not 包头's.
+    assert allowed(context(region="临河区"), cat).tolist() == [True, True, True, False]
+    # One in 巴彦淖尔市 (no district given) gets the region's and the city's, not a district's.
+    assert allowed(context(region="巴彦淖尔市"), cat).tolist() == [True, True, False, False]
+    assert allowed(context(region="乌拉特前旗"), cat).tolist() == [True, True, False, False]
+    assert allowed(context(region="包头市"), cat).tolist() == [True, False, False, True]
+
+
+def test_boilerplate_articles_leave_feeds_but_stay_in_answers(taxonomy):
+    cat = make_catalog([
+        (item("rule", "law_article", law_title="监察法"), [1, 0, 0]),
+        (item("ends", "law_article", law_title="监察法", boilerplate=True), [1, 0, 0]),
+    ])
+    allowed = Filters(FilterConfig(), taxonomy).allowed
+    assert allowed(context(), cat).tolist() == [True, False]
+    assert allowed(dataclasses.replace(context(), feed=False), cat).tolist() == [True, True]
 
 
 # --------------------------------------------------------------------------- candidates
@@ -278,7 +305,7 @@ DIV_SCORES = np.asarray([1.0, 0.9, 0.5, 0.0], dtype=np.float32)
 def pick(k: int, **cfg: Any) -> list[int]:
     cfg.setdefault("max_per_law", 5)
     cfg.setdefault("max_per_topic", 5)
-    return Diversifier(DiversityConfig(**cfg)).pick(DIV_CATALOG, DIV_INDEX, ALL, DIV_SCORES, k)
+    return [p.row for p in Diversifier(DiversityConfig(**cfg)).pick(DIV_CATALOG, DIV_INDEX, ALL, DIV_SCORES, k)]
 
 
 def test_mmr_lets_a_different_item_pass_a_near_copy():
@@ -304,7 +331,7 @@ def test_topic_cap_counts_main_topics():
                         (item("c"), [0.0, 1.0, 0.0]), (item("e"), [0.0, 0.0, 0.0])])
     div = Diversifier(DiversityConfig(mmr_lambda=1.0, max_per_law=5, max_per_topic=1))
     # a and b both have labour as main topic; e has none (never capped).
-    assert div.pick(cat, DIV_INDEX, ALL, DIV_SCORES, 3) == [0, 2, 3]
+    assert [p.row for p in div.pick(cat, DIV_INDEX, ALL, DIV_SCORES, 3)] == [0, 2, 3]
 
 
 # --------------------------------------------------------------------------- reasons

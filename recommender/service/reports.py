@@ -16,6 +16,7 @@ import numpy as np
 
 from corpus.taxonomy import Taxonomy
 from recommender.artifacts import ArtifactError, read_manifest
+from recommender.config import PipelineConfig
 from recommender.records import (
     BuildJob,
     Exposure,
@@ -34,6 +35,7 @@ from recommender.records import (
 from recommender.service.errors import ServiceError
 from recommender.service.models import ModelKeeper
 from recommender.store import Store
+from recommender.variety import describe
 from recommender.vocab import EARLIEST_EVENT
 
 __all__ = [
@@ -117,7 +119,9 @@ class Reports:
 
     def disclosure(self) -> dict[str, Any]:
         """算法推荐管理规定 art. 16: the basic principle, purpose and main mechanism, in Chinese."""
-        version = self.keeper.current.version if self.keeper.current is not None else None
+        engine = self.keeper.current
+        version = engine.version if engine is not None else None
+        cfg = engine.config if engine is not None else PipelineConfig()
         return {
             "name": "普法内容精准推送（Pufa）",
             "principle": ("系统根据内容所属的法律主题（如劳动保障、婚姻家庭、草牧场承包等）、您所属的人群（如农牧民、"
@@ -131,7 +135,7 @@ class Reports:
                 "个人兴趣：根据您的阅读、点赞、完成学习、搜索和提问，随时间衰减地估计您关注的主题；您标记“不感兴趣”的内容不再推送。",
                 "应知应会与主题活动：优先推送您所属人群的应知应会内容，以及国家宪法日、全民国家安全教育日等活动期间的专题内容。",
                 "版本管理：已被修订或废止的法律文本不会作为现行有效内容推送。",
-                "多样性：同一部法律、同一主题的内容在一次推荐中有数量上限，避免信息茧房。",
+                describe(cfg.diversity, cfg.slots),
                 "未成年人：不向未成年人推送仅限成年人阅读的内容，并限制每日推送数量；老年人优先获得防范诈骗内容。",
             ],
             "data_used": ["您所属的人群（由平台设置）", "您的阅读、点赞、分享、完成学习和“不感兴趣”记录",

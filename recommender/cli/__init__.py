@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("evaluate", parents=[common], help="the offline evaluation report",
                        description="Engine and baselines on labelled real questions, simulated people, "
-                                   "group conformance and the campaign check.")
+                                   "group conformance and the campaign check; with --feeds, every group's "
+                                   "feed against the laws judged for it.")
     s.add_argument("--questions", help="labelled questions (default corpus/eval/real_questions_dev.jsonl); "
                                        "'stard' or a file of questions labelled with articles evaluates answers "
                                        "(recall@10/@100, nDCG@10, MRR@10, cross-validated)")
@@ -98,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--people", type=int, default=300, help="simulated people")
     s.add_argument("--config", help="JSON file with a PipelineConfig to evaluate")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--feeds", action="store_true",
+                   help="instead: each group's anonymous top 30 against the laws judged for it "
+                        "(corpus/eval/group_laws.yaml), with variety, campaign, duplicate and boilerplate counts")
+    s.add_argument("--date", action="append", metavar="YYYY-MM-DD",
+                   help="with --feeds: a day to measure (repeatable; default 2026-10-15, 2026-12-04, 2026-04-15)")
+    s.add_argument("--show", action="append", metavar="GROUP",
+                   help="with --feeds: also print this group's top 30 on each day (repeatable)")
     s.set_defaults(func=cmd_evaluate)
 
     s = sub.add_parser("serve", parents=[common], help="the HTTP API")

@@ -104,6 +104,12 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    if getattr(args, "feeds", False):
+        from recommender.feed_eval import run_cli as run_feeds
+
+        return run_feeds(args, load_active(args))
+    if getattr(args, "date", None) or getattr(args, "show", None):
+        raise UsageError("--date and --show go with --feeds")
     from recommender.evaluate import run_cli
 
     return run_cli(args, load_active(args))

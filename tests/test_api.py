@@ -13,6 +13,8 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import Settings
+from recommender.config import PipelineConfig
+from recommender.variety import describe
 
 KEYS = {"platform": "plat-key-1", "editor": "ed-key-1", "analyst": "an-key-1", "admin": "ad-key-1"}
 
@@ -319,6 +321,10 @@ def test_about_algorithm_in_chinese(client):
     body = r.json()
     assert "推送" in body["principle"] and "普法" in body["purpose"] and len(body["mechanism"]) >= 4
     assert any("关闭个性化" in c for c in body["your_choices"])
+    # The variety rules it states are the ones the engine runs with (算法推荐管理规定 art. 16).
+    cfg = PipelineConfig()
+    assert describe(cfg.diversity, cfg.slots) in body["mechanism"]
+    assert f"同一部法律的条文不超过{cfg.diversity.max_per_law}条" in describe(cfg.diversity, cfg.slots)
 
 
 def test_minors_get_no_adults_only_items_and_a_daily_cap(client, backend_env):

@@ -237,7 +237,8 @@ class Answerer:
                 top = hits[np.argpartition(-s[hits], depth - 1)[:depth]]
             top = top[np.argsort(-s[top], kind="stable")][:depth]
             ranked[name] = (s, top)
-            picks.append(top[: cfg.per_source_overrides.get(name, cfg.per_source)])
+            overrides: dict[str, int] = {str(k): v for k, v in cfg.per_source_overrides.items()}
+            picks.append(top[: overrides.get(name, cfg.per_source)])
         candidates = np.unique(np.concatenate(picks)) if picks else np.zeros(0, dtype=np.int64)
         rows = candidates if extra_rows is None else np.union1d(candidates, extra_rows[allowed[extra_rows]])
         dense = ranked["dense"][0]

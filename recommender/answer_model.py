@@ -14,10 +14,11 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
 import numpy as np
 import scipy.sparse as sp
+from pydantic import Field
 
 from recommender.catalog import Catalog
 from recommender.jsonconfig import JsonConfig
@@ -33,34 +34,34 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
-SOURCES = ("bm25", "bm25_lexicon", "dense", "tfidf")
+Source = Literal["bm25", "bm25_lexicon", "dense", "tfidf"]  # the first stages
+SOURCES: tuple[str, ...] = get_args(Source)
 
 
-@dataclass
 class AnswerConfig(JsonConfig):
     """How answers are found and ranked; round-trips to JSON, stored with the model."""
 
-    per_source: int = 100  # candidates from each first stage
+    per_source: int = Field(100, ge=1, le=100_000)  # candidates from each first stage
     # ... except these (the dense stage is the strongest: more of its rows are worth scoring)
-    per_source_overrides: dict[str, int] = field(default_factory=dict)
-    rank_depth: int = 1000  # ranks deeper than this count as this
-    dense_nprobe: int = 64  # IVF cells the dense stage reads (catalogues of ann_min_items or more)
-    ann_min_items: int = 20_000
-    knn: int = 10  # labelled questions consulted for a new one
-    knn_candidates: int = 50  # articles those questions bring in as candidates
-    rrf_k: float = 60.0  # reciprocal-rank fusion when no ranker is trained
-    bm25_k1: float = 1.2
-    bm25_b: float = 0.75
+    per_source_overrides: dict[Source, Annotated[int, Field(ge=1, le=100_000)]] = Field(default_factory=dict)
+    rank_depth: int = Field(1000, ge=1)  # ranks deeper than this count as this
+    dense_nprobe: int = Field(64, ge=1, le=100_000)  # IVF cells the dense stage reads (catalogues of ann_min_items or more)
+    ann_min_items: int = Field(20_000, ge=0)
+    knn: int = Field(10, ge=1, le=1000)  # labelled questions consulted for a new one
+    knn_candidates: int = Field(50, ge=0, le=100_000)  # articles those questions bring in as candidates
+    rrf_k: float = Field(60.0, gt=0.0)  # reciprocal-rank fusion when no ranker is trained
+    bm25_k1: float = Field(1.2, gt=0.0, le=10.0)
+    bm25_b: float = Field(0.75, ge=0.0, le=1.0)
     # LightGBM LambdaMART; small trees and strong regularisation (a few hundred questions).
-    n_estimators: int = 200
-    learning_rate: float = 0.03
-    num_leaves: int = 15
-    min_child_samples: int = 50
-    subsample: float = 0.8
-    colsample: float = 0.7
-    reg_lambda: float = 5.0
-    truncation_level: int = 30
-    cv_folds: int = 5
+    n_estimators: int = Field(200, ge=1, le=100_000)
+    learning_rate: float = Field(0.03, gt=0.0, le=1.0)
+    num_leaves: int = Field(15, ge=2, le=100_000)
+    min_child_samples: int = Field(50, ge=1)
+    subsample: float = Field(0.8, gt=0.0, le=1.0)
+    colsample: float = Field(0.7, gt=0.0, le=1.0)
+    reg_lambda: float = Field(5.0, ge=0.0)
+    truncation_level: int = Field(30, ge=1)
+    cv_folds: int = Field(5, ge=2, le=50)
     seed: int = 0
 
 

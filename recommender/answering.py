@@ -40,9 +40,9 @@ def answer_list(ranker: Ranker, config: AnswerListConfig, ctx: RankContext, m: M
     others: list[Ranked] = []
     expl = cat.explanatory_rows[allowed[cat.explanatory_rows]]
     from_campaign = 0
-    if expl.size and k >= 5:
+    if expl.size and k >= config.other_min_k:
         total, comps = ranker.scorer.score(ctx, cat, m.index, expl)
-        for i in np.argsort(-total, kind="stable")[:50]:
+        for i in np.argsort(-total, kind="stable")[: config.other_scan]:
             if len(others) >= config.max_other:
                 break
             c = {name: float(v[i]) for name, v in comps.items()}
@@ -56,7 +56,8 @@ def answer_list(ranker: Ranker, config: AnswerListConfig, ctx: RankContext, m: M
             others.append(Ranked(int(expl[i]), float(total[i]), c, reasons,
                                  None if on_question else "campaign"))
     named = answerer.static.named_laws(view.text)
-    articles = compose_articles(cat, rows, scores, k - len(others), config.max_law_run, named)
+    articles = compose_articles(cat, rows, scores, k - len(others), config.max_law_run, named,
+                                pool=max(config.article_factor * (k - len(others)), config.article_min))
     out = [Ranked(int(r), float(s), {"answer": float(s)},
                   [f"与您的问题相关：{cat.metas[r].law_title}{cat.metas[r].article_label or ''}"])
            for r, s in articles]
@@ -64,7 +65,8 @@ def answer_list(ranker: Ranker, config: AnswerListConfig, ctx: RankContext, m: M
     fill = others
     if len(out) + len(others) < k:
         # Few articles answer (a catalogue of explainers): the feed fills the list.
-        fill = others + ranker.rank(dataclasses.replace(ctx, k=2 * k, daily_cap_left=None), cat, m.index, m.ivf)
+        fill = others + ranker.rank(dataclasses.replace(ctx, k=config.fill_factor * k, daily_cap_left=None),
+                                    cat, m.index, m.ivf)
     for r in fill:
         if len(out) >= k:
             break
@@ -85,14 +87,16 @@ def answer_list(ranker: Ranker, config: AnswerListConfig, ctx: RankContext, m: M
 
 
 def compose_articles(cat: Catalog, rows: np.ndarray, scores: np.ndarray, n: int, max_run: int,
-                     named: set[int]) -> list[tuple[int, float]]:
+                     named: set[int], pool: int | None = None) -> list[tuple[int, float]]:
     """The best ``n`` articles in ranker order, each text once, and no more than ``max_run``
     articles of one law in a row unless the question names that law (a later article of
-    another law moves up; when none is left the run goes on)."""
+    another law moves up; when none is left the run goes on). The first ``pool`` rows are
+    considered (default ``max(4 n, 50)``)."""
     out: list[tuple[int, float]] = []
     keys: set[str] = set()
     pending: list[tuple[int, float]] = []
-    for r, s in zip(rows[: max(4 * n, 50)], scores[: max(4 * n, 50)], strict=True):
+    pool = max(4 * n, 50) if pool is None else pool
+    for r, s in zip(rows[:pool], scores[:pool], strict=True):
         key = cat.text_keys[int(r)]
         if key not in keys:
             keys.add(key)

@@ -22,10 +22,11 @@ import numpy as np
 from corpus.boilerplate import BOILERPLATE_TYPES, rule_for_text, stored_boilerplate
 from corpus.schema import Item
 from corpus.taxonomy import Taxonomy
+from recommender.config import TaggingConfig
 
 AMENDMENT = re.compile(r"^[^《]*修正案|关于修改.*的决定$")  # 宪法修正案（2018年）, not a 解释 about one
 
-__all__ = ["Catalog", "ItemMeta", "serving_topics", "snippet", "text_key"]
+__all__ = ["Catalog", "ItemMeta", "serving_topics", "snippet", "text_key", "top_predictions"]
 
 RECOMMENDABLE_STATUS = "current"
 
@@ -117,11 +118,10 @@ def serving_topics(
     topic_index: dict[str, int],
     taxonomy: Taxonomy,
     editor_topics: Sequence[str] | None = None,
-    *,
-    min_predicted: float = 0.15,
-    key_law_weight: float = 0.7,
+    tagging: TaggingConfig | None = None,
 ) -> tuple[np.ndarray, str]:
     """The item's topic weights in [0, 1] and where they came from."""
+    cfg = tagging or TaggingConfig()
     v = np.zeros(len(topic_index), dtype=np.float32)
     if editor_topics:
         for t in editor_topics:
@@ -131,15 +131,23 @@ def serving_topics(
     if item.topics:
         for k, t in enumerate(item.topics):
             if t in topic_index:
-                v[topic_index[t]] = 1.0 if k == 0 else 0.8
+                v[topic_index[t]] = 1.0 if k == 0 else cfg.author_secondary
         return v, "author"
     if predicted is not None:
-        v[:] = np.where(predicted >= min_predicted, predicted, 0.0)
+        v[:] = np.where(predicted >= cfg.min_predicted, predicted, 0.0)
     if item.law_title and item.type in ("law", "law_article"):
         book = item.path[0] if item.law_title == "民法典" and item.path else None
         for t in taxonomy.topics_for_law(item.law_title, book):
-            v[topic_index[t]] = max(v[topic_index[t]], key_law_weight)
+            v[topic_index[t]] = max(v[topic_index[t]], cfg.key_law_weight)
     return v, "predicted"
+
+
+def top_predictions(probs: np.ndarray, topic_ids: Sequence[str], tagging: TaggingConfig | None = None
+                    ) -> list[dict[str, Any]]:
+    """An item's predicted topics as stored for review: the best few above the threshold."""
+    cfg = tagging or TaggingConfig()
+    return [{"id": topic_ids[j], "score": round(float(probs[j]), 4)}
+            for j in np.argsort(-probs)[: cfg.prediction_limit] if probs[j] >= cfg.prediction_min_score]
 
 
 class Catalog:

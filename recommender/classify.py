@@ -16,11 +16,12 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
+from pydantic import Field
 from sklearn.base import BaseEstimator
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -46,29 +47,28 @@ __all__ = [
 FORMAT_VERSION = 1
 
 
-@dataclass
 class ClassifierConfig(JsonConfig):
     """How the topic classifier is trained; round-trips to JSON, stored with the model."""
 
-    C: float = 4.0
-    ngram_max: int = 2
-    min_df: int = 2
-    max_features: int = 300_000
-    class_weight: str | None = "balanced"
-    max_iter: int = 200
-    cv_folds: int = 5
+    C: float = Field(4.0, gt=0.0)  # inverse regularisation of each topic's logistic regression
+    ngram_max: int = Field(2, ge=1, le=2)  # 2: words and word pairs
+    min_df: int = Field(2, ge=1)
+    max_features: int = Field(300_000, ge=1)
+    class_weight: Literal["balanced"] | None = "balanced"
+    max_iter: int = Field(200, ge=1)
+    cv_folds: int = Field(5, ge=2, le=50)
     expand_colloquial: bool = True
     # Weight of each training source (law articles are many and weakly labelled).
-    weight_law: float = 1.0
-    weight_sample: float = 3.0
-    weight_case: float = 2.0
-    weight_seed: float = 2.0
-    weight_editor: float = 4.0
-    max_negative_law_articles: int = 20_000
+    weight_law: float = Field(1.0, ge=0.0)
+    weight_sample: float = Field(3.0, ge=0.0)
+    weight_case: float = Field(2.0, ge=0.0)
+    weight_seed: float = Field(2.0, ge=0.0)
+    weight_editor: float = Field(4.0, ge=0.0)
+    max_negative_law_articles: int = Field(20_000, ge=0)
     random_state: int = 0
-    n_jobs: int = 2
+    n_jobs: int = Field(2, ge=-1)  # -1: every core
     # Articles are read together with their law's centroid (0 = each article alone).
-    context_weight: float = 2.0
+    context_weight: float = Field(2.0, ge=0.0)
 
 
 # --------------------------------------------------------------------------- what it reads

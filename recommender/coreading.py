@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from recommender.catalog import Catalog
+from recommender.config import CoReadingConfig
 
 __all__ = ["CoReading", "CoReadingSource"]
 
@@ -31,14 +32,16 @@ class CoReadingSource(Protocol):
 class CoReading:
     """Items read together by people of the same group.
 
-    Rebuilt from the newest ``limit_events`` positive events at most every ``ttl`` seconds,
-    in a background thread: requests keep using the previous table meanwhile, and only one
-    rebuild runs at a time (the very first one is done in line, so there is always a table).
+    Rebuilt from the newest ``limit_events`` positive events at most every ``ttl_seconds``
+    (:class:`~recommender.config.CoReadingConfig`), in a background thread: requests keep using
+    the previous table meanwhile, and only one rebuild runs at a time (the very first one is
+    done in line, so there is always a table).
     """
 
-    def __init__(self, ttl: float = 60.0, limit_events: int = 50_000) -> None:
-        self.ttl = ttl
-        self.limit_events = limit_events
+    def __init__(self, config: CoReadingConfig | None = None) -> None:
+        self.config = config or CoReadingConfig()
+        self.ttl = self.config.ttl_seconds
+        self.limit_events = self.config.limit_events
         self._at = -1e18
         self._lock = threading.Lock()
         self._running = False
@@ -59,15 +62,17 @@ class CoReading:
 
     def _rebuild(self, source: CoReadingSource) -> None:
         try:
+            cfg = self.config
             rows = source.co_reading(self.limit_events)
             per_user: dict[str, list[str]] = defaultdict(list)
             for uid, item_id, _ in rows:
-                if item_id not in per_user[uid][-20:]:
+                window = per_user[uid][-cfg.repeat_window:] if cfg.repeat_window else []
+                if item_id not in window:
                     per_user[uid].append(item_id)
             groups = source.groups_of(list(per_user)) if per_user else {}
             by_group: dict[str, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(float)))
             for uid, items in per_user.items():
-                items = items[-30:]
+                items = items[-cfg.per_user_items:]
                 for g in groups.get(uid) or ["public"]:
                     table = by_group[g]
                     for a in items:
@@ -81,13 +86,15 @@ class CoReading:
             self._at = time.monotonic()
             self._running = False
 
-    def scores(self, groups: Sequence[str], recent: Sequence[str], catalog: Catalog, limit: int = 200) -> dict[int, float]:
+    def scores(self, groups: Sequence[str], recent: Sequence[str], catalog: Catalog,
+               limit: int | None = None) -> dict[int, float]:
+        limit = self.config.limit if limit is None else limit
         acc: dict[str, float] = defaultdict(float)
         for g in groups:
             table = self.by_group.get(g)
             if not table:
                 continue
-            for a in recent[-20:]:
+            for a in recent[-self.config.recent_items:]:
                 for b, c in table.get(a, {}).items():
                     acc[b] += c
         if not acc:

@@ -29,7 +29,7 @@ from recommender.answer import QueryView
 from recommender.answering import answer_list
 from recommender.cache import Cache
 from recommender.campaigns import CampaignSource, StoredCampaigns, campaigns_on
-from recommender.catalog import Catalog, ItemMeta, serving_topics
+from recommender.catalog import Catalog, ItemMeta, serving_topics, top_predictions
 from recommender.classify import model_context, model_text
 from recommender.config import PipelineConfig
 from recommender.coreading import CoReading
@@ -84,13 +84,14 @@ class Engine:
         if campaigns is None:
             campaigns = self.events.campaigns if isinstance(self.events, MemoryEvents) else MemoryEvents().campaigns
         self._campaign_source = campaigns
-        self.config = config or PipelineConfig()
+        # The version's own pipeline config unless the caller gives one (tuning, evaluation).
+        self.config = config if config is not None else model.config
         tax = model.taxonomy
         self.topic_ids = model.catalog.topic_ids
         self.priors = GroupPriors(tax, self.topic_ids)
         self.profiles = ProfileBuilder(self.config.profile, self.topic_ids)
         self.ranker = Ranker(self.config, tax, self.topic_ids)
-        self.co_reading = CoReading()
+        self.co_reading = CoReading(self.config.co_reading)
         self.stored_campaigns = StoredCampaigns(campaigns.list)
         # People's words read into the engine's spaces, and lists that use nothing about the
         # person (the same for everyone asking the same thing; kept 30 s).
@@ -112,7 +113,8 @@ class Engine:
         self._result_cache.ttl = seconds
 
     def with_config(self, config: PipelineConfig) -> Engine:
-        """The same model and events with another pipeline configuration (for tuning)."""
+        """The same model and events with another pipeline configuration (for tuning; the
+        model version's own is ``model.config``)."""
         return Engine(self.model, self.events, config, campaigns=self._campaign_source)
 
     # -- reading people's words --------------------------------------------------------------
@@ -133,7 +135,7 @@ class Engine:
             for t in topics:
                 j = m.catalog.topic_index.get(t)
                 if j is not None:
-                    hints[j] = 0.6
+                    hints[j] = self.config.profile.lexicon_hint
         signal = TextSignal(text, tokens, sparse, dense, np.maximum(probs, hints),
                             own_tokens=m.tokenizer.tokenize(text))
         self._text_cache.put(text, signal)
@@ -152,8 +154,11 @@ class Engine:
             return None
         return np.stack([self.read_text(p).dense for p in dict.fromkeys(phrases)]).astype(np.float32)
 
-    def event_topics(self, text: str, min_score: float = 0.2) -> list[dict[str, Any]]:
-        """Topics of an event's text, stored with the event at ingestion."""
+    def event_topics(self, text: str, min_score: float | None = None) -> list[dict[str, Any]]:
+        """Topics of an event's text, stored with the event at ingestion (from
+        ``profile.event_topics_min_score``)."""
+        if min_score is None:
+            min_score = self.config.profile.event_topics_min_score
         sig = self.read_text(text)
         order = np.argsort(-sig.topics)[:5]
         return [{"id": self.topic_ids[j], "score": round(float(sig.topics[j]), 4)}
@@ -329,11 +334,11 @@ class Engine:
         metas, topics = [], []
         predictions: dict[str, list[dict[str, Any]]] = {}
         for k, it in enumerate(items):
-            vec, source = serving_topics(it, probs[k], m.catalog.topic_index, m.taxonomy, editor_tags.get(it.id))
+            vec, source = serving_topics(it, probs[k], m.catalog.topic_index, m.taxonomy, editor_tags.get(it.id),
+                                         m.tagging)
             metas.append(ItemMeta.from_item(it, source))
             topics.append(vec)
-            predictions[it.id] = [{"id": self.topic_ids[j], "score": round(float(probs[k, j]), 4)}
-                                  for j in np.argsort(-probs[k])[:5] if probs[k, j] >= 0.2]
+            predictions[it.id] = top_predictions(probs[k], self.topic_ids, m.tagging)
         with self._lock:
             # Copy-on-write: build the next index and catalogue, then swap the model in one
             # assignment; requests in flight keep the snapshot they started with.

@@ -14,12 +14,12 @@ import json
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import scipy.sparse as sp
+from pydantic import Field
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -31,21 +31,19 @@ __all__ = ["DenseEncoder", "IndexConfig", "ItemIndex", "LsaEncoder", "SentenceEn
 FORMAT_VERSION = 1
 
 
-@dataclass
 class IndexConfig(JsonConfig):
     """Hyper-parameters of the index; round-trips to JSON."""
 
-    min_df: int = 2
-    max_df: float = 0.5
-    max_features: int | None = 200_000
+    min_df: int = Field(2, ge=1)
+    max_df: float = Field(0.5, gt=0.0, le=1.0)
+    max_features: int | None = Field(200_000, ge=1)
     sublinear_tf: bool = True
     # "lsa" (TruncatedSVD of TF-IDF), or a sentence model shipped in its package: "e5"
     # (multilingual-e5-small, 4-bit) or "use" (USE multilingual v3); see recommender.embed.
-    dense_backend: str = "e5"
-    dense_dim: int = 256
-    svd_iter: int = 5
+    dense_backend: Literal["lsa", "e5", "use"] = "e5"
+    dense_dim: int = Field(256, ge=1, le=4096)  # LSA's dimensions (a sentence model has its own)
+    svd_iter: int = Field(5, ge=1, le=100)
     random_state: int = 0
-
 
 
 def _identity(tokens: list[str]) -> list[str]:

@@ -1,71 +1,114 @@
-"""JsonConfig: dataclass configs that round-trip to JSON, strictly (unknown keys are errors)."""
+"""JsonConfig: typed configs (pydantic) that round-trip to JSON, strictly.
+
+Every config of the engine derives from :class:`JsonConfig`: unknown keys are refused
+(``extra="forbid"``), types are strict (``"2"`` is not a number, ``true`` is not 1), ranges and
+choices are declared on the fields (so the JSON Schema states them), and assignments are
+checked too (``cfg.diversity.mmr_lambda = 5`` raises). A refused value raises
+:class:`ConfigError`, a ``ValueError`` whose message names the field path of each problem
+(``diversity.mmr_lambda: must be at most 1, got 5.0``).
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import types
-import typing
-from typing import Any, TypeVar, Union, get_args, get_origin
+from typing import Any, Self
 
-__all__ = ["JsonConfig"]
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-T = TypeVar("T", bound="JsonConfig")
+__all__ = ["ConfigError", "JsonConfig", "deep_merge"]
 
 
-class JsonConfig:
-    """Mixin for dataclass configs: ``to_dict``, ``from_dict`` (strict), ``to_json``."""
+class ConfigError(ValueError):
+    """A configuration refused: ``problems`` is one (field path, message) per bad value."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems or [("config", "invalid")]
+        super().__init__("; ".join(f"{f}: {m}" for f, m in self.problems))
+
+    @property
+    def field(self) -> str:
+        """The path of the first problem (``diversity.mmr_lambda``)."""
+        return self.problems[0][0]
+
+    @classmethod
+    def of(cls, exc: ValidationError, prefix: str = "") -> ConfigError:
+        problems = []
+        for err in exc.errors(include_url=False):
+            loc = [str(x) for x in err.get("loc", ()) if x != "[key]"]
+            path = ".".join([prefix, *loc] if prefix else loc) or prefix or "config"
+            problems.append((path, _message(err)))
+        return cls(problems)
+
+
+def _message(err: Any) -> str:
+    """A pydantic error in words an operator reads, with the value that was given."""
+    kind, ctx, given = err.get("type", ""), err.get("ctx") or {}, err.get("input")
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "required"
+    if "[key]" in [str(x) for x in err.get("loc", ())]:
+        expected = f"; one of {ctx['expected']}" if "expected" in ctx else ""
+        return f"unknown key {given!r}{expected}"
+    bounds = {"greater_than": "must be more than {gt}", "greater_than_equal": "must be at least {ge}",
+              "less_than": "must be less than {lt}", "less_than_equal": "must be at most {le}"}
+    if kind in bounds:
+        return bounds[kind].format(**ctx) + f", got {given!r}"
+    if kind == "literal_error":
+        return f"{given!r} is not one of {ctx.get('expected', '')}"
+    return f"{err.get('msg', 'invalid')}, got {given!r}"
+
+
+def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``patch`` written over it, section by section (a dict in the patch merges
+    into the dict it replaces; any other value replaces)."""
+    out = dict(base)
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+class JsonConfig(BaseModel):
+    """Base of the typed configs: ``to_dict``, ``from_dict`` (strict), ``to_json``, ``from_json``,
+    ``merged`` (a partial config over this one) and ``json_schema``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
+        return self.model_dump(mode="json")
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
 
     @classmethod
-    def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    def from_dict(cls, data: Any, *, prefix: str = "") -> Self:
+        """Validate a JSON object; fields it leaves out take their defaults. Raises
+        :class:`ConfigError` naming each bad field (under ``prefix`` when given)."""
         if not isinstance(data, dict):
-            raise ValueError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
-        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        unknown = sorted(set(data) - set(fields))
-        if unknown:
-            raise ValueError(f"{cls.__name__}: unknown field(s) {unknown}")
-        hints = typing.get_type_hints(cls)
-        kwargs: dict[str, Any] = {}
-        for name, value in data.items():
-            kwargs[name] = _coerce(hints[name], value, f"{cls.__name__}.{name}")
-        return cls(**kwargs)
+            raise ConfigError([(prefix or "config", f"expected a JSON object, got {type(data).__name__}")])
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError.of(exc, prefix) from None
 
     @classmethod
-    def from_json(cls: type[T], text: str) -> T:
-        return cls.from_dict(json.loads(text))
+    def from_json(cls, text: str, *, prefix: str = "") -> Self:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError([(prefix or "config", f"not JSON: {exc.msg} at line {exc.lineno}")]) from None
+        return cls.from_dict(data, prefix=prefix)
 
+    def merged(self, patch: dict[str, Any], *, prefix: str = "") -> Self:
+        """A new config: this one with a full or partial config written over it."""
+        if not isinstance(patch, dict):
+            raise ConfigError([(prefix or "config", f"expected a JSON object, got {type(patch).__name__}")])
+        return type(self).from_dict(deep_merge(self.to_dict(), patch), prefix=prefix)
 
-def _coerce(tp: Any, value: Any, where: str) -> Any:
-    origin = get_origin(tp)
-    if origin in (Union, types.UnionType):
-        args = [a for a in get_args(tp) if a is not type(None)]
-        if value is None:
-            return None
-        return _coerce(args[0], value, where)
-    if isinstance(tp, type) and issubclass(tp, JsonConfig):
-        return tp.from_dict(value)
-    if hasattr(tp, "from_dict") and isinstance(value, dict):
-        return tp.from_dict(value)
-    if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if tp is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if tp is bool and isinstance(value, bool):
-        return value
-    if tp is str and isinstance(value, str):
-        return value
-    if origin is dict and isinstance(value, dict):
-        _, vt = get_args(tp)
-        return {str(k): _coerce(vt, v, f"{where}.{k}") for k, v in value.items()}
-    if origin in (list, tuple) and isinstance(value, list | tuple):
-        (et, *_) = get_args(tp) or (Any,)
-        return [(_coerce(et, v, where) if et is not Any else v) for v in value]
-    if tp is Any:
-        return value
-    raise ValueError(f"{where}: expected {getattr(tp, '__name__', tp)}, got {value!r}")
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """The JSON Schema of this config (ranges, choices, defaults, descriptions)."""
+        return cls.model_json_schema()

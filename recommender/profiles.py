@@ -218,15 +218,16 @@ class ProfileBuilder:
             nonlocal pos, neg
             if w >= 0:
                 pos += w * vec
-                for j in np.flatnonzero(vec > 0.05):
+                for j in np.flatnonzero(vec > cfg.source_min_topic):
                     d = sources.setdefault(int(j), {})
                     d[source] = d.get(source, 0.0) + w * float(vec[j])
             else:
                 neg += -w * vec
 
+        strengths: dict[str, float] = {str(k): v for k, v in cfg.strengths.items()}  # a type left out counts 0
         for ev in events:
             etype = ev.type
-            strength = cfg.strengths.get(etype, 0.0)
+            strength = strengths.get(etype, 0.0)
             ts = ev.ts or now
             age = max(0.0, (now - ts).total_seconds() / 86400.0)
             decay = 0.5 ** (age / cfg.half_life_days)
@@ -261,7 +262,7 @@ class ProfileBuilder:
                     if about_removed(vec):
                         continue
                     add_topics(vec, w, etype)
-                    total_positive += w * 0.5
+                    total_positive += w * cfg.text_confidence_share
                 elif removed_cols and about_removed(read_text(text).topics):
                     continue
                 latest_query = (ev, age)
@@ -289,12 +290,12 @@ class ProfileBuilder:
                 dense = (mixed / (np.linalg.norm(mixed) or 1.0)).astype(np.float32)
             query = QuerySignal(signal, float(weight), ev.type, ev.ts)
             query_is_newest = ev is events[-1]
-        confidence = 1.0 - math.exp(-total_positive / 3.0)
+        confidence = 1.0 - math.exp(-total_positive / cfg.confidence_scale)
         cold = not events
         return UserProfile(
             user_id=user_id, groups=list(groups), personalized=True, minor=minor, region=region,
             topic_weights=topic_weights, topic_sources=sources, dense=dense, confidence=float(confidence),
-            query=query, seen=seen, dismissed=dismissed, completed=completed, recent_positive=recent[-50:],
+            query=query, seen=seen, dismissed=dismissed, completed=completed, recent_positive=recent[-cfg.recent_items:],
             removed_tags=removed, n_events=len(events), cold_start=cold,
             cold_start_reason="no history yet" if cold else None, query_is_newest=query_is_newest,
         )

@@ -96,9 +96,10 @@ def campaign_match(ctx: RankContext, catalog: Catalog, rows: np.ndarray, min_mat
 class CandidateSelector:
     """Rows worth scoring: the best few hundred from each source of relevance."""
 
-    def __init__(self, config: CandidateConfig, min_match: float = 0.5) -> None:
+    def __init__(self, config: CandidateConfig, min_match: float = 0.5, other_share: float = 0.5) -> None:
         self.config = config
         self.min_match = min_match  # an item is a campaign's from this topic score (SlotConfig)
+        self.other_share = other_share  # SlotConfig.campaign_other_share
 
     def select(self, ctx: RankContext, catalog: Catalog, index: ItemIndex, allowed: np.ndarray,
                ivf: IVFIndex | None) -> np.ndarray:
@@ -113,7 +114,7 @@ class CandidateSelector:
                 scores = np.where(allowed[rows], scores, -np.inf)
             else:
                 scores = np.where(allowed, scores, -np.inf)
-            m = min(per * 4, scores.shape[0])  # room for the per-law cut below
+            m = min(per * cfg.per_law_room, scores.shape[0])  # room for the per-law cut below
             if m <= 0:
                 return np.zeros(0, dtype=np.int64)
             top = np.argpartition(-scores, m - 1)[:m]
@@ -130,12 +131,12 @@ class CandidateSelector:
             return top_of(index.dense_ @ vec)
 
         # Topic relevance over all rows is cheap (n x topics).
-        topic_query = ctx.group_vector * 0.5
+        topic_query = ctx.group_vector * cfg.group_topic_share
         p = ctx.profile
         if p.topic_weights.any():
-            topic_query = topic_query + p.topic_weights * max(p.confidence, 0.3)
+            topic_query = topic_query + p.topic_weights * max(p.confidence, cfg.min_profile_confidence)
         if p.query is not None:
-            topic_query = topic_query + p.query.signal.topics * p.query.weight * 2
+            topic_query = topic_query + p.query.signal.topics * p.query.weight * cfg.query_topic_boost
         for c in ctx.campaigns:
             for t in c.topics:
                 j = catalog.topic_index.get(t)
@@ -150,7 +151,7 @@ class CandidateSelector:
             picks.append(dense_top(mean / (np.linalg.norm(mean) or 1.0)))
         if ctx.campaigns and ctx.feed:
             # The campaign's own items, best for the group first (its share is chosen from them).
-            value, _ = campaign_match(ctx, catalog, np.arange(n), self.min_match)
+            value, _ = campaign_match(ctx, catalog, np.arange(n), self.min_match, self.other_share)
             fit = catalog.topics_unit @ (ctx.group_vector / (np.linalg.norm(ctx.group_vector) or 1.0))
             picks.append(top_of(np.where(value > 0, value + fit, -np.inf)))
         if p.query is not None:
@@ -260,7 +261,7 @@ class Scorer:
         if p.query is not None:
             sig, w = p.query.signal, p.query.weight
             if sig.sparse.nnz:
-                comp["query_sparse"] = np.clip(index.sparse_scores(sig.sparse, rows) * 2.0, 0, 1) * w
+                comp["query_sparse"] = np.clip(index.sparse_scores(sig.sparse, rows) * cfg.query_sparse_scale, 0, 1) * w
             if np.any(sig.dense):
                 comp["query_dense"] = index.rescale(index.dense_[rows] @ sig.dense) * w
             if sig.topics.any():
@@ -389,7 +390,7 @@ class Ranker:
     def __init__(self, config: PipelineConfig, taxonomy: Taxonomy, topic_ids: Sequence[str]) -> None:
         self.config = config
         min_match = config.slots.campaign_min_match
-        self.candidates = CandidateSelector(config.candidates, min_match)
+        self.candidates = CandidateSelector(config.candidates, min_match, config.slots.campaign_other_share)
         self.filters = Filters(config.filters, taxonomy)
         self.scorer = Scorer(config.scoring, topic_ids, config.slots)
         self.diversifier = Diversifier(config.diversity, config.slots)

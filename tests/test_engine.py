@@ -224,7 +224,7 @@ def test_pipeline_config_round_trips_json_and_changes_results(engine):
     assert again == cfg
     with pytest.raises(ValueError, match="unknown"):
         PipelineConfig.from_dict({"scoring": {"campain": 1.0}})
-    with pytest.raises(ValueError, match="expected"):
+    with pytest.raises(ValueError, match=r"diversity\.max_per_law: Input should be a valid integer"):
         PipelineConfig.from_dict({"diversity": {"max_per_law": "two"}})
     no_campaign = PipelineConfig.from_dict({"scoring": {"campaign": 0.0}})
     day = dt.date(2026, 12, 4)

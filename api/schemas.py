@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, model_validator
 
 from corpus.schema import Audience, ItemType, Status
+from recommender.config import PipelineConfig
 from recommender.inputs import CampaignIn as CampaignIn  # the wire schema: rules written there, once
 from recommender.inputs import EventIn, Id, RecommendRequest, Region
 from recommender.vocab import MAX_EVENTS_PER_REQUEST
@@ -400,3 +401,11 @@ class ModelComparisonOut(BaseModel):
     metrics: list[MetricComparisonOut]
     better: int
     worse: int
+
+
+class ConfigVersionOut(BaseModel):
+    version: str = Field(description="the new, config-only version (not active until an admin activates it)")
+    parent: str = Field(description="the version whose config it starts from and whose trained arrays it shares")
+    config_only: bool
+    active: bool
+    config: PipelineConfig = Field(description="the whole pipeline config the new version serves with")

@@ -7,7 +7,7 @@ import hashlib
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from recommender.vocab import DEFAULT_DB_URL, DEFAULT_MODELS_DIR, EXPOSURE_RETENTION_DAYS, MINOR_DAILY_CAP
+from recommender.vocab import DEFAULT_DB_URL, DEFAULT_MODELS_DIR, EXPOSURE_RETENTION_DAYS
 
 ROLES = ("platform", "editor", "analyst", "admin")
 
@@ -20,7 +20,11 @@ class Settings(BaseSettings):
     # "key:role,key:role". Empty: development mode, authentication off (said loudly).
     api_keys: str = ""
     exposure_retention_days: int = Field(EXPOSURE_RETENTION_DAYS, ge=1, le=3650)
-    minor_daily_cap: int = Field(MINOR_DAILY_CAP, ge=0, le=1000)
+    # Pushed items a day for a minor (art. 18). Unset: the active model version's pipeline
+    # config decides (filters.minor_daily_cap, 20 by default); set, it replaces that value for
+    # every version. The rest of the pipeline config is not a setting: it is saved in each model
+    # version (pipeline_config.json) and goes live with it (activate, rollback).
+    minor_daily_cap: int | None = Field(None, ge=0, le=1000)
     max_body_bytes: int = Field(10_000_000, ge=1_000)
     bootstrap: bool = False  # import the bundled sample and build a model when there is none
 

@@ -110,7 +110,7 @@ def evaluate_answers(
     """Every system on the labelled questions (see the module's docstring)."""
     t0 = time.perf_counter()
     say = progress or (lambda s: None)
-    cfg = config or PipelineConfig()
+    cfg = config if config is not None else model.config
     if model.bm25 is None:
         raise ValueError(f"model {model.version} has no BM25 index (built before the answer path): rebuild it")
     engine = Engine(model, MemoryEvents(), cfg)
@@ -216,9 +216,9 @@ def format_answer_report(rep: AnswerEvalReport) -> str:
 
 def run_answer_cli(args: Any, model: Model, label_file: Path, item_bodies: Sequence[str] | None) -> int:
     """``pufa evaluate --questions stard|FILE``."""
-    cfg = None
-    if getattr(args, "config", None):
-        cfg = PipelineConfig.from_json(Path(args.config).read_text(encoding="utf-8"))
+    from recommender.cli.configs import read_config_file
+
+    cfg = read_config_file(args.config) if getattr(args, "config", None) else None  # None: the version's own
     questions, stats = load_article_labels(label_file, model.catalog)
     say = (lambda s: print(f"... {s}", file=sys.stderr)) if sys.stderr.isatty() else None
     rep = evaluate_answers(model, questions, config=cfg, seed=args.seed, item_bodies=item_bodies, progress=say)

@@ -2,11 +2,20 @@
 
 A model version is a directory ``<models>/<version>/``::
 
-    manifest.json     format, version, created_at, the taxonomy's topic ids, figures, files
-    tokenizer.json    the tokenizer settings and its dictionary and stop words (self-contained)
-    index/            ItemIndex arrays (TF-IDF, dense vectors, vocabulary, ids)
-    classifier/       TopicClassifier arrays (coefficients, calibration, thresholds)
-    catalog/          per-item serving data aligned with the index rows (topic weights ...)
+    manifest.json          format, version, created_at, the taxonomy's topic ids, figures, files
+    pipeline_config.json   the PipelineConfig the version serves with (absent: the defaults)
+    build_config.json      the BuildConfig it was trained with (a retrain reuses it)
+    tokenizer.json         the tokenizer settings and its dictionary and stop words (self-contained)
+    index/                 ItemIndex arrays (TF-IDF, dense vectors, vocabulary, ids)
+    classifier/            TopicClassifier arrays (coefficients, calibration, thresholds)
+    catalog/               per-item serving data aligned with the index rows (topic weights ...)
+
+A *config-only* version (``POST /v1/admin/models/{v}/config``) holds only its manifest and its
+``pipeline_config.json``; its manifest says ``"config_only": true``, names its ``parent`` and
+where the arrays are (``"artifacts"``: the directory of the trained version, relative to its
+own). It never copies them, and always points at a trained version (a config-only version made
+from another one points where that one points), so there is one hop. A trained version that
+config-only versions point at must be kept as long as they are (there is no deletion).
 
 No pickles: everything is ``.npy``/``.npz``/JSON, so a version loads fast and can be read by
 other tools. ``<models>/ACTIVE`` names the active version for tools without a database; the
@@ -25,21 +34,29 @@ from pathlib import Path
 from typing import Any
 
 from corpus.taxonomy import DictWord
+from recommender.config import PipelineConfig
+from recommender.jsonconfig import ConfigError
 from recommender.text import LegalTokenizer
 
 __all__ = [
     "FORMAT_VERSION",
+    "PIPELINE_FILE",
     "ArtifactError",
     "active_version",
+    "artifacts_dir",
     "load_tokenizer",
     "new_version_id",
     "read_manifest",
+    "read_pipeline_config",
+    "save_config_version",
     "save_tokenizer",
     "set_active",
     "write_manifest",
+    "write_pipeline_config",
 ]
 
 FORMAT_VERSION = 1
+PIPELINE_FILE = "pipeline_config.json"
 
 
 class ArtifactError(RuntimeError):
@@ -91,7 +108,54 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     missing = [f for f in manifest.get("files", []) if not (directory / f).exists()]
     if missing:
         raise ArtifactError(f"{directory}: incomplete model, missing {missing[:3]}")
+    if manifest.get("config_only"):
+        base = artifacts_dir(directory, manifest)
+        if read_manifest(base).get("config_only"):
+            raise ArtifactError(f"{directory}: its artifacts ({base}) are another config-only version")
     return manifest
+
+
+def artifacts_dir(directory: Path, manifest: dict[str, Any] | None = None) -> Path:
+    """Where a version's trained arrays are: its own directory, or for a config-only version
+    the trained version's directory its manifest names (relative to its own)."""
+    manifest = manifest if manifest is not None else read_manifest(directory)
+    ref = manifest.get("artifacts")
+    return (directory / ref).resolve() if ref else directory
+
+
+def write_pipeline_config(directory: Path, config: PipelineConfig) -> None:
+    (directory / PIPELINE_FILE).write_text(config.to_json() + "\n", encoding="utf-8")
+
+
+def read_pipeline_config(directory: Path) -> PipelineConfig:
+    """The pipeline config a version serves with (the defaults for a version without one)."""
+    path = directory / PIPELINE_FILE
+    if not path.exists():
+        return PipelineConfig()
+    try:
+        return PipelineConfig.from_json(path.read_text(encoding="utf-8"))
+    except ConfigError as exc:
+        raise ArtifactError(f"{path}: {exc}") from exc
+
+
+def save_config_version(models_dir: Path, parent: Path, config: PipelineConfig, version: str) -> Path:
+    """A new version with ``config`` over the trained arrays of the version in ``parent`` (shared,
+    never copied); written atomically (a temporary name, then a rename). Not activated."""
+    pm = read_manifest(parent)
+    base = artifacts_dir(parent, pm)
+    out = models_dir / version
+    tmp = models_dir / f".{version}.tmp"
+    tmp.mkdir(parents=True, exist_ok=False)
+    write_pipeline_config(tmp, config)
+    manifest = {
+        "version": version, "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "topic_ids": pm["topic_ids"], "catalog_seq": pm.get("catalog_seq"), "report": pm.get("report", {}),
+        "config_only": True, "parent": pm["version"],
+        "artifacts": os.path.relpath(base.resolve(), out.resolve()),
+    }
+    write_manifest(tmp, manifest)
+    tmp.rename(out)
+    return out
 
 
 def set_active(models_dir: Path, version: str) -> None:

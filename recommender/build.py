@@ -19,9 +19,10 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field
 
 from corpus.schema import Item
 from corpus.taxonomy import Taxonomy, load_taxonomy
@@ -29,11 +30,18 @@ from recommender.ann import IVFIndex
 from recommender.answer_labels import LabelledQuestion, load_article_labels
 from recommender.answer_model import AnswerConfig, AnswerModel
 from recommender.answer_training import fit_answer_model, prepare_training
-from recommender.artifacts import new_version_id, save_tokenizer, set_active, write_manifest
+from recommender.artifacts import (
+    new_version_id,
+    save_tokenizer,
+    set_active,
+    write_manifest,
+    write_pipeline_config,
+)
 from recommender.bm25 import BM25Index
-from recommender.catalog import Catalog, ItemMeta, serving_topics
+from recommender.catalog import Catalog, ItemMeta, serving_topics, top_predictions
 from recommender.classify import ClassifierConfig, TopicClassifier, model_context, model_text
 from recommender.classify_training import evaluate_grouped_cv, training_set
+from recommender.config import PipelineConfig, TaggingConfig
 from recommender.embed import EmbeddingCache, default_cache_path
 from recommender.expander import QueryExpander
 from recommender.index import IndexConfig, ItemIndex
@@ -41,23 +49,41 @@ from recommender.jsonconfig import JsonConfig
 from recommender.store import Store
 from recommender.text import LegalTokenizer
 
-__all__ = ["BuildConfig", "BuildReport", "Progress", "Trained", "build_model", "save_version", "train"]
+__all__ = ["BuildConfig", "BuildFile", "BuildReport", "Progress", "Trained", "build_model", "read_build_file",
+           "save_version", "train"]
 
 Progress = Callable[[str, float], None]
 """progress(stage, fraction done in [0, 1])"""
 
 
-@dataclass
 class BuildConfig(JsonConfig):
-    index: IndexConfig = field(default_factory=IndexConfig)
-    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
-    answer: AnswerConfig = field(default_factory=AnswerConfig)
+    """How a version is trained; saved as ``build_config.json`` in it (a retrain reuses it)."""
+
+    index: IndexConfig = Field(default_factory=IndexConfig)
+    classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
+    answer: AnswerConfig = Field(default_factory=AnswerConfig)
+    tagging: TaggingConfig = Field(default_factory=TaggingConfig)  # the items' serving topics
     # Questions labelled with the articles that answer them (STARD's format), to train the
     # answer ranker; "auto" is ../shared/queries/stard_dev.jsonl where it exists.
-    questions: list[str] = field(default_factory=lambda: ["auto"])
+    questions: list[str] = Field(default_factory=lambda: ["auto"])
     evaluate: bool = True  # cross-validation of the classifier and the answer ranker (the build's figures)
-    tokenizer_backend: str = "rjieba"
-    ann_min_items: int = 20_000  # build an IVF index for candidate selection from this size
+    tokenizer_backend: Literal["rjieba", "jieba"] = "rjieba"
+    ann_min_items: int = Field(20_000, ge=0)  # build an IVF index for candidate selection from this size
+
+
+class BuildFile(BuildConfig):
+    """What ``pufa build --config FILE`` reads: a BuildConfig, optionally with a ``"pipeline"``
+    section (a full or partial PipelineConfig, over the defaults) that the version is saved
+    with. A file without it is a plain BuildConfig, as before."""
+
+    pipeline: PipelineConfig | None = None
+
+
+def read_build_file(data: Any) -> tuple[BuildConfig, PipelineConfig | None]:
+    """The build config and the pipeline config (None when the file has none) of a build file;
+    :class:`ConfigError` names each bad field (``pipeline.diversity.mmr_lambda``)."""
+    f = BuildFile.from_dict(data)
+    return BuildConfig.from_dict({k: v for k, v in f.to_dict().items() if k != "pipeline"}), f.pipeline
 
 
 def default_shared() -> Path:
@@ -123,17 +149,19 @@ class Trained:
 
 def train(items: list[Item], editor_tags: dict[str, list[str]], config: BuildConfig | None = None, *,
           taxonomy: Taxonomy | None = None, cache_dir: Path | None = None,
-          progress: Progress | None = None) -> Trained:
+          progress: Progress | None = None, pipeline: PipelineConfig | None = None) -> Trained:
     """A model from data alone: the items, the topics editors confirmed, the configuration.
-    ``cache_dir`` keeps item embeddings between builds (``PUFA_EMBED_CACHE`` overrides)."""
+    ``cache_dir`` keeps item embeddings between builds (``PUFA_EMBED_CACHE`` overrides);
+    ``pipeline`` is the config the answer ranker's training reads questions with."""
     cfg = config or BuildConfig()
+    pipe = pipeline if pipeline is not None else PipelineConfig()
     tax = taxonomy or load_taxonomy()
     report_progress = progress or _noop
     if not items:
         raise ValueError("the database holds no items: run `pufa import` first")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    tokenizer = LegalTokenizer(backend=cfg.tokenizer_backend, taxonomy=tax)  # type: ignore[arg-type]
+    tokenizer = LegalTokenizer(backend=cfg.tokenizer_backend, taxonomy=tax)
     texts = [model_text(it) for it in items]
     tokens: list[list[str]] = []
     step = max(1, len(texts) // 50)
@@ -196,19 +224,15 @@ def train(items: list[Item], editor_tags: dict[str, list[str]], config: BuildCon
     metas: list[ItemMeta] = []
     serving = np.zeros_like(probs)
     for k, it in enumerate(items):
-        serving[k], source = serving_topics(it, probs[k], topic_index, tax, editor_tags.get(it.id))
+        serving[k], source = serving_topics(it, probs[k], topic_index, tax, editor_tags.get(it.id), cfg.tagging)
         metas.append(ItemMeta.from_item(it, source))
     catalog = Catalog(topic_ids, metas, serving)
-    predictions = {
-        it.id: [{"id": topic_ids[j], "score": round(float(probs[k, j]), 4)}
-                for j in np.argsort(-probs[k])[:5] if probs[k, j] >= 0.2]
-        for k, it in enumerate(items)
-    }
+    predictions = {it.id: top_predictions(probs[k], topic_ids, cfg.tagging) for k, it in enumerate(items)}
     timings["tag"] = time.perf_counter() - t
 
     t = time.perf_counter()
     answer, answer_report = _train_answers(tokenizer, expander, index, clf, catalog, tax, ivf, bm25, cfg,
-                                           report_progress)
+                                           report_progress, pipe)
     timings["answer_ranker"] = time.perf_counter() - t
     by_type: dict[str, int] = {}
     by_status: dict[str, int] = {}
@@ -227,7 +251,7 @@ def train(items: list[Item], editor_tags: dict[str, list[str]], config: BuildCon
 
 def _train_answers(tokenizer: LegalTokenizer, expander: QueryExpander, index: ItemIndex, clf: TopicClassifier,
                    catalog: Catalog, tax: Taxonomy, ivf: IVFIndex | None, bm25: BM25Index, cfg: BuildConfig,
-                   report_progress: Progress) -> tuple[AnswerModel, dict[str, Any]]:
+                   report_progress: Progress, pipeline: PipelineConfig) -> tuple[AnswerModel, dict[str, Any]]:
     """The answer ranker, trained on the labelled questions the configuration names."""
     answer = AnswerModel(cfg.answer)
     label_files = resolve_question_files(cfg.questions)
@@ -238,7 +262,7 @@ def _train_answers(tokenizer: LegalTokenizer, expander: QueryExpander, index: It
 
         model = Model(version="building", path=Path("."), manifest={}, tokenizer=tokenizer, expander=expander,
                       index=index, classifier=clf, catalog=catalog, taxonomy=tax, ivf=ivf, bm25=bm25,
-                      answer=answer)
+                      answer=answer, config=pipeline, tagging=cfg.tagging)
         questions: list[LabelledQuestion] = []
         for f in label_files:
             qs, stats = load_article_labels(f, catalog)
@@ -262,8 +286,10 @@ def _train_answers(tokenizer: LegalTokenizer, expander: QueryExpander, index: It
     return answer, answer_report
 
 
-def save_version(trained: Trained, models_dir: Path, config: BuildConfig, manifest: dict[str, Any]) -> Path:
-    """Write a new version directory atomically (a temporary name, then a rename)."""
+def save_version(trained: Trained, models_dir: Path, config: BuildConfig, manifest: dict[str, Any],
+                 pipeline: PipelineConfig | None = None) -> Path:
+    """Write a new version directory atomically (a temporary name, then a rename), with the
+    build config it was trained with and the pipeline config it serves with."""
     version = manifest["version"]
     out = models_dir / version
     tmp = models_dir / f".{version}.tmp"
@@ -278,6 +304,7 @@ def save_version(trained: Trained, models_dir: Path, config: BuildConfig, manife
     trained.classifier.save(tmp / "classifier")
     trained.catalog.save(tmp / "catalog")
     (tmp / "build_config.json").write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
+    write_pipeline_config(tmp, pipeline if pipeline is not None else PipelineConfig())
     write_manifest(tmp, manifest)
     tmp.rename(out)
     return out
@@ -291,9 +318,10 @@ def build_model(
     taxonomy: Taxonomy | None = None,
     activate: bool = True,
     progress: Progress | None = None,
+    pipeline: PipelineConfig | None = None,
 ) -> BuildReport:
     """Train a new model version from every item in the store, write it, register it and
-    (by default) activate it."""
+    (by default) activate it. ``pipeline`` is saved with it (the defaults when None)."""
     cfg = config or BuildConfig()
     models = Path(models_dir)
     report_progress = progress or _noop
@@ -303,7 +331,8 @@ def build_model(
     items = list(store.items.iter())
     editor = store.items.editor_tags()
     read = time.perf_counter() - t0
-    trained = train(items, editor, cfg, taxonomy=taxonomy, cache_dir=models, progress=report_progress)
+    trained = train(items, editor, cfg, taxonomy=taxonomy, cache_dir=models, progress=report_progress,
+                    pipeline=pipeline)
 
     t = time.perf_counter()
     report_progress("writing the model version", 0.95)
@@ -313,7 +342,7 @@ def build_model(
     report = BuildReport(version=version, path=str(models / version), timings=timings, **rest)
     manifest = {"version": version, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "topic_ids": trained.catalog.topic_ids, "catalog_seq": catalog_seq, "report": report.to_dict()}
-    out = save_version(trained, models, cfg, manifest)
+    out = save_version(trained, models, cfg, manifest, pipeline)
     timings["write"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     store.items.set_predictions(trained.predictions, version)

@@ -328,7 +328,7 @@ def evaluate_all(
     baseline; without them BM25 reads titles only."""
     t0 = time.perf_counter()
     now = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
-    engine = Engine(model, MemoryEvents(), config or PipelineConfig())
+    engine = Engine(model, MemoryEvents(), config)  # None: the version's own pipeline config
     say = progress or (lambda s: None)
     say("simulating people")
     pop = simulate_population(model, people, seed=seed)
@@ -385,6 +385,8 @@ def run_cli(args: Any, model: Model) -> int:
     articles) evaluates the answer path instead (:mod:`recommender.answer_eval`)."""
     import sys
 
+    from recommender.cli.configs import read_config_file
+
     shared = Path(args.shared) if args.shared else REPO.parent / "shared"
     if args.questions and (args.questions == "stard" or _labels_articles(Path(args.questions))):
         from recommender.answer_eval import run_answer_cli
@@ -401,9 +403,7 @@ def run_cli(args: Any, model: Model) -> int:
         questions = load_labelled_questions(labels, shared)
     except FileNotFoundError as exc:
         print(f"pufa: note: {exc}; skipping (a)", file=sys.stderr)
-    cfg = None
-    if args.config:
-        cfg = PipelineConfig.from_json(Path(args.config).read_text(encoding="utf-8"))
+    cfg = read_config_file(args.config) if args.config else None  # None: the version's own
     texts = _item_texts(args, model)
     rep = evaluate_all(model, questions=questions, config=cfg, people=args.people, seed=args.seed, item_texts=texts,
                        progress=(lambda s: print(f"... {s}", file=sys.stderr)) if sys.stderr.isatty() else None)

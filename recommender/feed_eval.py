@@ -404,7 +404,7 @@ def format_listing(report: FeedReport, group: str) -> str:
 def run_cli(args: Any, model: Any) -> int:
     """``pufa evaluate --feeds [--date D ...] [--show GROUP ...] [--json]``."""
     from recommender.cli.common import UsageError, db_url
-    from recommender.config import PipelineConfig
+    from recommender.cli.configs import read_config_file
     from recommender.sources import MemoryEvents
     from recommender.store import open_store
 
@@ -415,7 +415,7 @@ def run_cli(args: Any, model: Any) -> int:
     unknown = [g for g in (args.show or []) if g not in model.taxonomy.groups]
     if unknown:
         raise UsageError(f"--show: unknown group {', '.join(unknown)}")
-    cfg = PipelineConfig.from_json(Path(args.config).read_text(encoding="utf-8")) if args.config else None
+    cfg = read_config_file(args.config) if args.config else None  # None: the version's own pipeline config
     engine = Engine(model, MemoryEvents(), cfg)
     read_items: ItemReader | None = None
     try:

@@ -11,7 +11,9 @@ better and worse said in words and colour, and the same as a chart
 activated. ``GET /console/models/builds/{job_id}`` shows its progress and refreshes itself
 until the build ends. ``POST /console/models/{version}/activate`` and
 ``POST /console/models/rollback`` are the admin's (the buttons are shown to admins only; anyone
-else posting gets a 403 page and nothing changes).
+else posting gets a 403 page and nothing changes). A config-only version (a tuned pipeline
+config over another version's arrays, ``POST /v1/admin/models/{v}/config``) is marked as such,
+and the chosen version's pipeline config is shown (read-only; it is changed through the API).
 """
 
 from __future__ import annotations
@@ -116,6 +118,12 @@ def _page(request: Request, svc: ServiceDep, user: ConsoleUser, version: str = "
             comparison = svc.reports.compare_models(chosen)
         except ServiceError as exc:
             problems.append(f"无法比较：{exc.message}")
+    config_json = ""
+    if chosen:
+        try:
+            config_json = svc.models.config_of(chosen).to_json()
+        except ServiceError:
+            config_json = ""
     sections: dict[str, list[Any]] = {}
     if comparison is not None:
         for m in comparison.metrics:
@@ -124,7 +132,7 @@ def _page(request: Request, svc: ServiceDep, user: ConsoleUser, version: str = "
         request, user, "models.html", "models", status=status, title="模型", versions=versions, chosen=chosen,
         comparison=comparison, sections=sections, section_names=SECTIONS, verdicts=VERDICTS, message=message,
         problems=problems, beijing=beijing, figure=figure, difference=difference,
-        rollback_to=_rollback_target(versions),
+        rollback_to=_rollback_target(versions), config_json=config_json,
         chart_url=f"/console/models/{chosen}/compare.png" if comparison is not None else "",
     )
 

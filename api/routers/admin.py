@@ -1,22 +1,25 @@
-"""Model versions (list, compare, activate, roll back), builds and the exposure purge.
+"""Model versions (list, compare, configs, activate, roll back), builds and the exposure purge.
 
 Activation and rollback are the admin's; editors and analysts may compare a version with the
-active one, and editors may request a retrain (POST /v1/builds): its version is registered, not
-activated, until an admin activates it.
+active one and read its pipeline config, and editors may request a retrain (POST /v1/builds):
+its version is registered, not activated, until an admin activates it. An admin puts a tuned
+pipeline config live by making a config-only version of it (POST .../{version}/config) and
+activating that; rollback brings the previous one back.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Body, Depends, Response
 
+from recommender.config import PipelineConfig
 from recommender.records import BuildJob, ModelComparison, ModelVersion
 from recommender.service import ServiceError
 from recommender.service.reports import MODEL_READERS, RETRAIN_ROLES
 
 from ..deps import Admin, ServiceDep, require
-from ..schemas import ModelComparisonOut
+from ..schemas import ConfigVersionOut, ModelComparisonOut
 
 router = APIRouter(prefix="/v1", tags=["admin"])
 
@@ -43,6 +46,29 @@ def compare_png(version: str, svc: ServiceDep, _: ModelReader) -> Response:
     from recommender.plots import comparison_chart  # matplotlib is loaded when a chart is first asked for
 
     return Response(comparison_chart(svc.reports.compare_models(version)), media_type="image/png")
+
+
+@router.get("/admin/models/{version}/config", response_model=PipelineConfig)
+def get_config(version: str, svc: ServiceDep, _: ModelReader) -> PipelineConfig:
+    """The pipeline config the version serves with (its pipeline_config.json; the defaults for
+    a version built before configs were saved). Its JSON Schema is PipelineConfig's."""
+    return svc.models.config_of(version)
+
+
+ConfigPatch = Annotated[dict[str, Any], Body(
+    description="A full or partial PipelineConfig (see GET /v1/admin/models/{version}/config), written over "
+                "the version's config section by section. Unknown fields, wrong types and values out of range "
+                "are 422 naming the field.",
+    openapi_examples={"one list rule": {"value": {"diversity": {"max_per_law": 1}}},
+                      "no Q&A": {"value": {"filters": {"exclude_types": ["qa"]}}}})]
+
+
+@router.post("/admin/models/{version}/config", response_model=ConfigVersionOut, status_code=201)
+def derive_config(version: str, patch: ConfigPatch, svc: ServiceDep, _: Admin) -> dict[str, Any]:
+    """A new config-only version: this version's pipeline config with the body written over it,
+    sharing its trained arrays (nothing is copied or retrained). It is registered, not active:
+    POST /v1/admin/models/{new}:activate puts it live, /v1/admin/models:rollback takes it back."""
+    return svc.models.derive_config_version(version, patch)
 
 
 @router.post("/admin/models/{version}:activate")

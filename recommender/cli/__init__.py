@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from corpus.schema import ITEM_TYPES, STATUSES
 from recommender.cli.common import UsageError, db_url, fail, positive_int
+from recommender.cli.configs import cmd_config
 from recommender.cli.content import cmd_build, cmd_classify, cmd_import, cmd_items, cmd_tokenize
 from recommender.cli.serving import cmd_evaluate, cmd_recommend, cmd_serve
 from recommender.vocab import DEFAULT_DB_URL, DEFAULT_MODELS_DIR, K_DEFAULT
@@ -43,7 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_import)
 
     s = sub.add_parser("build", parents=[common], help="train and activate a new model version")
-    s.add_argument("--config", help="JSON file with a BuildConfig (index, classifier, evaluate)")
+    s.add_argument("--config", metavar="FILE",
+                   help="JSON file with a BuildConfig (index, classifier, answer, tagging, questions, evaluate ...) "
+                        "and optionally a \"pipeline\" section (a full or partial PipelineConfig) saved with the "
+                        "version; without it the version serves with the default pipeline config "
+                        "(`pufa config validate --build FILE` checks a file)"),
     s.add_argument("--no-eval", action="store_true", help="skip the classifier's cross-validation")
     s.add_argument("--no-activate", action="store_true", help="write the version but do not activate it")
     s.add_argument("--questions", action="append", metavar="FILE",
@@ -97,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        "(recall@10/@100, nDCG@10, MRR@10, cross-validated)")
     s.add_argument("--shared", help="the shared folder with queries/real_questions.jsonl (default ../shared)")
     s.add_argument("--people", type=int, default=300, help="simulated people")
-    s.add_argument("--config", help="JSON file with a PipelineConfig to evaluate")
+    s.add_argument("--config", metavar="FILE",
+                   help="JSON file with a PipelineConfig to evaluate instead of the one saved with the model "
+                        "version (which is the default); fields it leaves out take the defaults, not the version's"),
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--feeds", action="store_true",
                    help="instead: each group's anonymous top 30 against the laws judged for it "
@@ -107,6 +114,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--show", action="append", metavar="GROUP",
                    help="with --feeds: also print this group's top 30 on each day (repeatable)")
     s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("config", help="check, describe and show pipeline configs",
+                       description="The pipeline config a model version serves with (saved in it).")
+    actions = s.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = actions.add_parser("validate", parents=[common], help="check a config file naming each bad field",
+                           description="Check a PipelineConfig file (--build: a `pufa build --config` file); "
+                                       "prints ok and the whole config, or each bad field (exit status 2).")
+    a.add_argument("file", metavar="FILE", help="the file ('-' for stdin)")
+    a.add_argument("--build", action="store_true", help="a build file (BuildConfig with an optional \"pipeline\")")
+    a = actions.add_parser("schema", parents=[common], help="the JSON Schema of the pipeline config")
+    a.add_argument("--build", action="store_true", help="the build file's instead")
+    a = actions.add_parser("show", parents=[common], help="the config a model version serves with",
+                           description="The pipeline config of the active model version, or of --version; "
+                                       "stdout is JSON ready for --config.")
+    a.add_argument("--version", help="the model version (default: the active one)")
+    s.set_defaults(func=cmd_config)
 
     s = sub.add_parser("serve", parents=[common], help="the HTTP API")
     s.add_argument("--host", default="127.0.0.1")

@@ -80,14 +80,16 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from recommender.build import BuildConfig, build_model
+    from recommender.build import BuildConfig, build_model, read_build_file
     from recommender.store import open_store
 
-    cfg = BuildConfig()
+    cfg, pipeline = BuildConfig(), None
     if args.config:
         try:
-            cfg = BuildConfig.from_dict(json.loads(Path(args.config).read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError) as exc:
+            cfg, pipeline = read_build_file(json.loads(Path(args.config).read_text(encoding="utf-8")))
+        except OSError as exc:
+            fail(f"--config {args.config}: {exc.strerror or exc}")
+        except ValueError as exc:  # not JSON, or a bad field (ConfigError names it)
             fail(f"--config {args.config}: {exc}")
     if args.no_eval:
         cfg.evaluate = False
@@ -96,7 +98,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     store = open_store(db_url(args))
     bar = Bar(False if args.json else None)
     try:
-        report = build_model(store, models_dir(args), config=cfg, activate=not args.no_activate, progress=bar)
+        report = build_model(store, models_dir(args), config=cfg, activate=not args.no_activate, progress=bar,
+                             pipeline=pipeline)
     except ValueError as exc:
         bar.close()
         fail(str(exc))

@@ -40,14 +40,16 @@ class PufaService:
                  sync_interval: float = 0.0) -> None:
         self.store = store
         self.models_dir = Path(models_dir)
-        self.config = config or PipelineConfig()
-        if minor_daily_cap is not None:
-            self.config.filters.minor_daily_cap = minor_daily_cap
+        # None: each model version serves with its own pipeline config (saved in it); a config
+        # given here replaces them all (tests, experiments). ``minor_daily_cap`` (the server's
+        # setting), when given, replaces the version's ``filters.minor_daily_cap``.
+        self.config = config
         self.exposure_retention_days = exposure_retention_days
         self.taxonomy = load_taxonomy()
         self.checks = Checks(self.taxonomy)
-        self.models = ModelKeeper(store, self.models_dir, self.config, self.taxonomy, sync_interval)
-        self.people = People(store, self.models, self.checks, self.taxonomy, self.config)
+        self.models = ModelKeeper(store, self.models_dir, config, self.taxonomy, sync_interval,
+                                  minor_daily_cap=minor_daily_cap)
+        self.people = People(store, self.models, self.checks, self.taxonomy)
         self.content = Content(store, self.models, self.checks, self.taxonomy)
         self.campaigns = Campaigns(store, self.models, self.checks, self.taxonomy)
         self.reports = Reports(store, self.models, self.taxonomy)

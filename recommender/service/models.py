@@ -2,7 +2,10 @@
 
 A server process loads the active model version, applies items changed since (by this
 process, by other workers, by imports) and swaps to a newly activated version when another
-process activates one. Builds run in a background thread and report progress in their job row.
+process activates one. Each version serves with its own pipeline config (saved in it); a
+tuned config becomes a new *config-only* version sharing a trained version's arrays, which goes
+live and comes back through the same activate and rollback. Builds run in a background thread
+and report progress in their job row.
 """
 
 from __future__ import annotations
@@ -19,9 +22,17 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from corpus.taxonomy import Taxonomy
-from recommender.artifacts import ArtifactError, set_active
+from recommender.artifacts import (
+    ArtifactError,
+    artifacts_dir,
+    new_version_id,
+    read_pipeline_config,
+    save_config_version,
+    set_active,
+)
 from recommender.config import PipelineConfig
 from recommender.engine import Engine
+from recommender.jsonconfig import ConfigError
 from recommender.model import load_model
 from recommender.service.errors import ServiceError
 from recommender.store import Store
@@ -51,13 +62,17 @@ def bootstrap(store: Store, models_dir: str | Path) -> None:
 
 
 class ModelKeeper:
-    """The engine of the active model version, kept in step with the database."""
+    """The engine of the active model version, kept in step with the database.
 
-    def __init__(self, store: Store, models_dir: Path, config: PipelineConfig, taxonomy: Taxonomy,
-                 sync_interval: float = 0.0) -> None:
+    ``config`` (None by default) replaces every version's own pipeline config; a
+    ``minor_daily_cap`` given (the server's setting) replaces the version's ``filters.minor_daily_cap``."""
+
+    def __init__(self, store: Store, models_dir: Path, config: PipelineConfig | None, taxonomy: Taxonomy,
+                 sync_interval: float = 0.0, *, minor_daily_cap: int | None = None) -> None:
         self.store = store
         self.models_dir = models_dir
         self.config = config
+        self.minor_daily_cap = minor_daily_cap
         self.taxonomy = taxonomy
         self.sync_interval = sync_interval
         self.current: Engine | None = None  # what serves now; None before the first load
@@ -117,7 +132,7 @@ class ModelKeeper:
             if self.current is None:
                 raise ServiceError(503, f"the active model {version} cannot be loaded: {exc}") from exc
             return
-        engine = Engine(model, self.store.people, self.config, campaigns=self.store.campaigns)
+        engine = Engine(model, self.store.people, self._serving_config(model.config), campaigns=self.store.campaigns)
         seq = int(model.manifest.get("catalog_seq") or 0)
         # Swap only when ready: requests in flight keep the engine they started with.
         self.current, self._engine_seq = engine, seq
@@ -176,19 +191,67 @@ class ModelKeeper:
             raise ServiceError(409, "no earlier activated model version to roll back to")
         return self.activate(older[0].version)
 
-    def _retrain_config(self) -> BuildConfig:
-        """The configuration the active version was built with (a retrain changes the data,
-        not the recipe); the defaults when there is no active version or it kept none."""
+    def _serving_config(self, own: PipelineConfig) -> PipelineConfig:
+        """What a version serves with: its own config, unless this keeper was given one; the
+        server's minor cap, when set, over either."""
+        cfg = self.config if self.config is not None else own
+        if self.minor_daily_cap is not None and cfg.filters.minor_daily_cap != self.minor_daily_cap:
+            cfg = cfg.merged({"filters": {"minor_daily_cap": self.minor_daily_cap}})
+        return cfg
+
+    def _version_path(self, version: str) -> Path:
+        found = next((m for m in self.store.models.list() if m.version == version), None)
+        if found is None:
+            raise ServiceError(404, f"no model version '{version}'", "version")
+        return Path(found.path)
+
+    def config_of(self, version: str) -> PipelineConfig:
+        """The pipeline config version ``version`` serves with (404 when unknown)."""
+        try:
+            return read_pipeline_config(self._version_path(version))
+        except ArtifactError as exc:
+            raise ServiceError(409, f"model {version}: {exc}", "version") from exc
+
+    def derive_config_version(self, version: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """A new, inactive version: ``version``'s pipeline config with ``patch`` (a full or
+        partial config) written over it, sharing ``version``'s trained arrays (never copied).
+        422 naming the field for a bad value, 404 for an unknown version."""
+        parent = self._version_path(version)
+        try:
+            config = read_pipeline_config(parent).merged(patch)
+        except ConfigError as exc:
+            raise ServiceError(422, str(exc), exc.field) from exc
+        except ArtifactError as exc:
+            raise ServiceError(409, f"model {version}: {exc}", "version") from exc
+        new = new_version_id(salt=version)
+        try:
+            out = save_config_version(self.models_dir, parent, config, new)
+        except ArtifactError as exc:
+            raise ServiceError(409, f"model {version} cannot be shared: {exc}", "version") from exc
+        metrics = dict(next(m for m in self.store.models.list() if m.version == version).metrics or {})
+        metrics.update(config_only=True, parent=version)
+        self.store.models.register(new, str(out), metrics)
+        log.info("config-only version %s made from %s (not active)", new, version)
+        return {"version": new, "parent": version, "config_only": True, "active": False, "config": config.to_dict()}
+
+    def _retrain_config(self) -> tuple[BuildConfig, PipelineConfig | None]:
+        """The configurations the active version was built and serves with (a retrain changes
+        the data, not the recipe); the defaults when there is no active version or it kept none."""
         from recommender.build import BuildConfig
 
         active = self.store.models.active()
-        path = Path(active.path) / "build_config.json" if active is not None else None
-        if path is not None and path.exists():
-            try:
-                return BuildConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
-            except (ValueError, TypeError) as exc:
-                log.warning("the active version's build_config.json cannot be read (%s): defaults", exc)
-        return BuildConfig()
+        if active is None:
+            return BuildConfig(), None
+        build, pipeline = BuildConfig(), None
+        try:
+            home = Path(active.path)
+            pipeline = read_pipeline_config(home)
+            path = artifacts_dir(home) / "build_config.json"
+            if path.exists():
+                build = BuildConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (ArtifactError, OSError, ValueError, TypeError) as exc:
+            log.warning("the active version's configs cannot be read (%s): defaults", exc)
+        return build, pipeline
 
     def start_build(self, *, evaluate: bool = False, activate: bool = True,
                     on_done: Callable[[str], None] | None = None) -> str:
@@ -216,10 +279,10 @@ class ModelKeeper:
                     jobs.update_job(job_id, progress=round(fraction, 3), message=stage)
 
             try:
-                cfg = self._retrain_config()
+                cfg, pipeline = self._retrain_config()
                 cfg.evaluate = evaluate
                 report = build_model(self.store, self.models_dir, config=cfg, taxonomy=self.taxonomy,
-                                     activate=activate, progress=progress)
+                                     activate=activate, progress=progress, pipeline=pipeline)
                 self._check_state(force=True)  # serve the new version before saying "done"
                 done = "done" if activate else "built; not active until an admin activates it"
                 jobs.update_job(job_id, status="done", progress=1.0, message=done, version=report.version)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from corpus.taxonomy import Taxonomy
-from recommender.config import PipelineConfig
 from recommender.inputs import EventIn
 from recommender.profiles import is_blocked_text
 from recommender.records import NewEvent
@@ -34,13 +33,11 @@ class EventResult:
 
 
 class People:
-    def __init__(self, store: Store, keeper: ModelKeeper, checks: Checks, taxonomy: Taxonomy,
-                 config: PipelineConfig) -> None:
+    def __init__(self, store: Store, keeper: ModelKeeper, checks: Checks, taxonomy: Taxonomy) -> None:
         self.store = store
         self.keeper = keeper
         self.checks = checks
         self.taxonomy = taxonomy
-        self.config = config
 
     def ingest(self, events: Sequence[EventIn], *, all_or_nothing: bool = False) -> EventResult:
         """Check that each event's item is stored, read topics in searches and questions,
@@ -99,7 +96,7 @@ class People:
         if self.keeper.has_model():
             engine = self.keeper.engine
             profile = engine.profile(user_id)
-            tags = profile.tags(engine.topic_ids, self.config.profile.min_tag_weight)
+            tags = profile.tags(engine.topic_ids, engine.config.profile.min_tag_weight)
             for t in tags:
                 t["name"] = self.taxonomy.topic_name(t["topic"])
         for g in user.groups:

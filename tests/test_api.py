@@ -15,19 +15,12 @@ from api.main import create_app
 from api.settings import Settings
 from recommender.config import PipelineConfig
 from recommender.variety import describe
-
-KEYS = {"platform": "plat-key-1", "editor": "ed-key-1", "analyst": "an-key-1", "admin": "ad-key-1"}
-
-
-def H(role: str | None) -> dict[str, str]:
-    return {"X-API-Key": KEYS[role]} if role else {}
+from tests.api_keys import H, keyed_client
 
 
 @pytest.fixture(scope="module")
 def client(backend_env):
-    settings = Settings(db=backend_env["url"], models=str(backend_env["models"]),
-                        api_keys=",".join(f"{k}:{r}" for r, k in KEYS.items()))
-    with TestClient(create_app(settings)) as c:
+    with keyed_client(backend_env["url"], backend_env["models"]) as c:
         yield c
 
 

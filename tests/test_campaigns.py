@@ -8,19 +8,11 @@ import datetime as dt
 import uuid
 
 import pytest
-from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from api.main import create_app
-from api.settings import Settings
 from recommender.campaigns import campaigns_on, region_applies
 from recommender.inputs import CampaignIn
-
-KEYS = {"platform": "c-plat", "editor": "c-ed", "analyst": "c-an", "admin": "c-ad"}
-
-
-def H(role: str) -> dict[str, str]:
-    return {"X-API-Key": KEYS[role]}
+from tests.api_keys import H, keyed_client
 
 
 def body(**changes: object) -> dict[str, object]:
@@ -149,9 +141,7 @@ def test_an_editors_campaign_overrides_the_built_in_one_of_its_id(taxonomy):
 
 @pytest.fixture(scope="module")
 def client(backend_env):
-    settings = Settings(db=backend_env["url"], models=str(backend_env["models"]),
-                        api_keys=",".join(f"{k}:{r}" for r, k in KEYS.items()))
-    with TestClient(create_app(settings)) as c:
+    with keyed_client(backend_env["url"], backend_env["models"]) as c:
         yield c
 
 

@@ -20,27 +20,16 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from api.main import create_app
-from api.settings import Settings
+from tests.api_keys import H, keyed_client
 
 from .conftest import SAMPLE_DIR
 
-KEYS = {"platform": "plat-key-p", "editor": "ed-key-p", "analyst": "an-key-p", "admin": "ad-key-p"}
 BEIJING = dt.timezone(dt.timedelta(hours=8))
-
-
-def H(role: str) -> dict[str, str]:
-    return {"X-API-Key": KEYS[role]}
-
-
-def _app(url: str, models: Path) -> TestClient:
-    return TestClient(create_app(Settings(db=url, models=str(models),
-                                          api_keys=",".join(f"{k}:{r}" for r, k in KEYS.items()))))
 
 
 @pytest.fixture(scope="module")
 def client(backend_env):
-    with _app(backend_env["url"], backend_env["models"]) as c:
+    with keyed_client(backend_env["url"], backend_env["models"]) as c:
         yield c
 
 
@@ -306,7 +295,7 @@ def two_versions(tmp_path_factory):
 
 def test_two_built_versions_compared(two_versions):
     low, high = two_versions["low"], two_versions["high"]
-    with _app(two_versions["url"], two_versions["models"]) as c:
+    with keyed_client(two_versions["url"], two_versions["models"]) as c:
         for role, status in (("platform", 403), ("editor", 200), ("analyst", 200), ("admin", 200)):
             assert c.get(f"/v1/admin/models/{high.version}/compare", headers=H(role)).status_code == status, role
         body = c.get(f"/v1/admin/models/{high.version}/compare", headers=H("editor")).json()
@@ -330,7 +319,7 @@ def test_two_built_versions_compared(two_versions):
 
 def test_an_editor_requests_a_retrain_and_only_an_admin_activates(two_versions):
     low = two_versions["low"]
-    with _app(two_versions["url"], two_versions["models"]) as c:
+    with keyed_client(two_versions["url"], two_versions["models"]) as c:
         for path in ("/v1/admin/builds", f"/v1/admin/models/{low.version}:activate", "/v1/admin/models:rollback"):
             assert c.post(path, headers=H("editor")).status_code == 403, path
         assert c.post("/v1/builds", headers=H("analyst")).status_code == 403

@@ -362,10 +362,12 @@ class TopItemOut(BaseModel):
 class GroupPushesOut(BaseModel):
     group: str
     name: str
-    requests: int = Field(description="recommendations served for the group")
+    requests: int = Field(description="recommendations served for the group (for a person or the group alone)")
     pushes: int = Field(description="items shown over those recommendations")
-    people: int
+    items: int = Field(description="distinct items shown")
+    people: int = Field(description="distinct people (a request for the group alone has none)")
     plan_share: float = Field(description="share of pushes carrying at least one of the group's plan topics")
+    must_know_share: float = Field(description="share of pushes that were items of the group's must-know list")
     topics: list[TopicShareOut]
     must_know: list[MustKnowOut]
     must_know_pushed: int
@@ -379,6 +381,43 @@ class PushReportOut(BaseModel):
     groups: list[GroupPushesOut]
     personal_rows_rule: str = Field(description="who may read one person's rows, in Chinese")
     caller_may_read_personal_rows: bool
+
+
+class CoverageMustKnowOut(BaseModel):
+    items: int = Field(description="items on the group's must-know list")
+    shown: int = Field(description="of them, pushed at least once")
+    completed: int = Field(description="of them, completed by someone of the group")
+    pushes: int
+    share: float = Field(description="pushes of must-know items / the group's pushes")
+    rows: list[MustKnowOut]
+
+
+class CoverageTopicOut(BaseModel):
+    name: str
+    plan_weight: float
+    pushes: int
+    share: float
+
+
+class CoverageGroupOut(BaseModel):
+    name: str
+    requests: int
+    pushes: int
+    items: int
+    people: int
+    users: int = Field(description="= people (the first version's name)")
+    shown_items: int = Field(description="= items (the first version's name)")
+    plan_share: float
+    must_know_share: float
+    topics: dict[str, CoverageTopicOut] = Field(description="by topic id: plan topics by weight, then others")
+    must_know: CoverageMustKnowOut
+    top_items: list[TopItemOut]
+
+
+class CoverageOut(BaseModel):  # GET /v1/stats/pushes keyed by group: the same figures, the same function
+    start: dt.datetime
+    end: dt.datetime = Field(description="exclusive")
+    groups: dict[str, CoverageGroupOut]
 
 
 class MetricComparisonOut(BaseModel):

@@ -4,6 +4,7 @@ group's pushes by topic as a heat map, and a model version's figures against the
 Chinese labels are set in Noto Sans CJK SC, shipped by the ``mplfonts`` package (a dependency,
 so a fresh virtual environment has it); Debian's ``fonts-noto-cjk`` is the fallback. Figures are
 made with the object API (no pyplot state) and drawn one at a time, under a lock.
+:func:`use_cjk_font` sets the same font for plain pyplot text (the notebooks).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from matplotlib.patches import Patch, Rectangle
 from recommender.records import MetricComparison, ModelComparison, PushReport
 from recommender.service.reports import PLAN_TZ
 
-__all__ = ["cjk_font", "comparison_chart", "coverage_heatmap"]
+__all__ = ["cjk_font", "comparison_chart", "coverage_heatmap", "use_cjk_font"]
 
 log = logging.getLogger("pufa.plots")
 
@@ -70,6 +71,23 @@ def cjk_font() -> FontProperties:
     return _font
 
 
+def use_cjk_font() -> str:
+    """Make plain pyplot text (notebooks) render Chinese: register the shipped Noto Sans CJK
+    (:func:`cjk_font`) with matplotlib and put it first in ``font.sans-serif``; the family's
+    name (``Noto Sans CJK SC``). Without a CJK font: matplotlib's default family, unchanged."""
+    import matplotlib
+
+    path = cjk_font().get_file()
+    if not path or not Path(str(path)).exists():
+        return str(matplotlib.rcParams["font.sans-serif"][0])
+    name = FontProperties(fname=str(path)).get_name()
+    rest = [f for f in matplotlib.rcParams["font.sans-serif"] if f != name]
+    matplotlib.rcParams["font.family"] = ["sans-serif"]
+    matplotlib.rcParams["font.sans-serif"] = [name, *rest]
+    matplotlib.rcParams["axes.unicode_minus"] = False  # the hyphen-minus: a glyph every font has
+    return name
+
+
 def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     FigureCanvasAgg(fig).print_png(buf)
@@ -82,10 +100,11 @@ def _days(report: PushReport) -> str:
     return f"{report.start.astimezone(PLAN_TZ):%Y-%m-%d} 至 {last:%Y-%m-%d}"
 
 
-def coverage_heatmap(report: PushReport) -> bytes:
+def coverage_heatmap(report: PushReport, period: str | None = None) -> bytes:
     """Groups (rows) by topics (columns): the share of each group's pushes that carried the
     topic. A framed cell is one of the group's plan topics; the row label gives the number of
-    pushes. Columns: plan topics (most weighted over all groups first), then other topics pushed."""
+    pushes. Columns: plan topics (most weighted over all groups first), then other topics pushed.
+    ``period``: what the title says of the period (default: its Beijing dates)."""
     with _lock:
         fp = cjk_font()
         weight: dict[str, float] = {}
@@ -115,7 +134,7 @@ def coverage_heatmap(report: PushReport) -> bytes:
                       fontsize=8)
         ax.set_yticks(range(len(report.groups)), [f"{g.name}（{g.pushes}次）" for g in report.groups],
                       fontproperties=fp, fontsize=8)
-        ax.set_title(f"各人群推送内容的主题占比（{_days(report)}，北京时间）\n方框为该人群的普法规划重点主题",
+        ax.set_title(f"各人群推送内容的主题占比（{period or _days(report) + '，北京时间'}）\n方框为该人群的普法规划重点主题",
                      fontproperties=fp, fontsize=10)
         bar = fig.colorbar(image, ax=ax, fraction=0.025, pad=0.01)
         bar.set_label("占该人群推送条数的比例", fontproperties=fp)

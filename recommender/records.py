@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["BuildJob", "Coverage", "EditorTags", "Event", "Exposure", "ModelVersion", "NewEvent", "User"]
+__all__ = ["BuildJob", "EditorTags", "Event", "Exposure", "ModelVersion", "NewEvent", "User"]
 
 
 class _Record:
@@ -102,16 +102,6 @@ class BuildJob(_Record):
     finished_at: dt.datetime | None
 
 
-@dataclass(frozen=True)
-class Coverage:
-    """The raw material of the coverage report: people's groups, what they were shown and
-    what they completed."""
-
-    users: dict[str, list[str]]
-    exposures: list[tuple[str, list[str]]]
-    completed: list[tuple[str, str]]
-
-
 # --------------------------------------------------------------------------- what is pushed
 
 __all__ += ["GroupPushes", "MetricComparison", "ModelComparison", "MustKnowItem", "PersonPush", "PersonPushes",
@@ -187,10 +177,12 @@ class GroupPushes(_Record):
 
     group: str
     name: str
-    requests: int  # recommendations served
+    requests: int  # recommendations served (anonymous ones, made for the group without a person, too)
     pushes: int  # items shown, over all those recommendations
+    items: int  # distinct items shown
     people: int  # distinct people (group-only requests have none)
     plan_share: float  # share of pushes carrying at least one of the group's plan topics
+    must_know_share: float  # share of pushes that were items of the group's must-know list
     topics: list[TopicShare]  # plan topics by weight, then other topics pushed
     must_know: list[MustKnowItem]
     must_know_pushed: int  # must-know items pushed at least once

@@ -588,12 +588,26 @@ def test_bad_key_configuration_is_refused():
 
 def test_coverage_counts_what_a_group_was_shown_and_completed(client):
     user = uid("cov")
+    start = dt.datetime.now(dt.UTC).isoformat()
     client.put(f"/v1/users/{user}", json={"groups": ["teachers"]}, headers=H("platform"))
-    shown = rec(client, user_id=user, k=10)["items"]
-    client.post("/v1/events", json={"user_id": user, "type": "complete", "item_id": shown[0]["item_id"]},
+    rec(client, user_id=user, k=10)
+    rec(client, groups=["teachers"], k=10)  # the group without a person: counted too
+
+    def coverage() -> dict:
+        r = client.get("/v1/stats/coverage", params={"group": "teachers", "start": start}, headers=H("analyst"))
+        assert r.status_code == 200, r.text
+        return r.json()["groups"]["teachers"]
+
+    before = coverage()
+    assert (before["requests"], before["pushes"], before["users"], before["people"]) == (2, 20, 1, 1)
+    assert before["shown_items"] >= 10 and sum(t["pushes"] for t in before["topics"].values()) >= 20
+    must = before["must_know"]
+    assert must["items"] >= 1 and must["shown"] >= 1 and must["completed"] == 0
+    assert must["share"] == before["must_know_share"] == must["pushes"] / 20
+    shown_must = next(m for m in must["rows"] if m["pushes"])
+    client.post("/v1/events", json={"user_id": user, "type": "complete", "item_id": shown_must["item_id"]},
                 headers=H("platform"))
-    report = client.get("/v1/stats/coverage?group=teachers", headers=H("analyst")).json()["groups"]["teachers"]
-    assert report["users"] >= 1 and report["shown_items"] >= 10 and report["completed_items"] >= 1
-    assert report["must_know"]["items"] >= 1 and report["must_know"]["shown"] >= 1
-    assert sum(t["shown"] for t in report["topics"].values()) >= 10
+    after = coverage()
+    assert after["must_know"]["completed"] == 1
+    assert next(m for m in after["must_know"]["rows"] if m["item_id"] == shown_must["item_id"])["completed"] == 1
     assert client.get("/v1/stats/coverage?group=astronauts", headers=H("analyst")).status_code == 422

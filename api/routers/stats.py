@@ -17,7 +17,7 @@ from recommender.service.reports import (
 )
 
 from ..deps import Analyst, ServiceDep, require
-from ..schemas import PersonPushesOut, PushReportOut
+from ..schemas import CoverageOut, PersonPushesOut, PushReportOut
 
 router = APIRouter(prefix="/v1", tags=["stats"])
 
@@ -29,10 +29,16 @@ PERIOD = ("a date is a whole day in Beijing time (the end date included); a time
 PNG: dict[int | str, dict[str, Any]] = {200: {"content": {"image/png": {}}, "description": "a PNG image"}}
 
 
-@router.get("/stats/coverage")
-def coverage(svc: ServiceDep, _: Analyst, group: str | None = None) -> dict[str, Any]:
-    """Per group: how much of each topic and of its must-know list was shown and completed."""
-    return svc.reports.coverage(group)
+@router.get("/stats/coverage", response_model=CoverageOut)
+def coverage(svc: ServiceDep, _: Analyst,
+             start: When = Query(None, description=f"default: 30 days before end; {PERIOD}"),
+             end: When = Query(None, description=f"default: now; {PERIOD}"), group: str | None = None,
+             top: int = Query(10, ge=1, le=100, description="how many of the items pushed most")) -> dict[str, Any]:
+    """Coverage in a period, per group: the share of the pushes on the group's plan topics and on
+    its must-know list, each topic's share, the must-know list (with titles, pushed, completed)
+    and the items pushed most; requests made for a group without a person count. The figures of
+    /v1/stats/pushes (the same function), keyed by group and topic."""
+    return svc.reports.coverage(start, end, group, top)
 
 
 @router.get("/stats/pushes", response_model=PushReportOut)

@@ -40,7 +40,7 @@ from recommender.vocab import EARLIEST_EVENT
 
 __all__ = [
     "MODEL_READERS", "PERSONAL_ROW_READERS", "PLAN_TZ", "PUSH_READERS", "RETRAIN_ROLES", "Reports",
-    "may_read_personal_rows", "period", "personal_rows_rule",
+    "coverage_view", "may_read_personal_rows", "period", "personal_rows_rule",
 ]
 
 
@@ -148,51 +148,23 @@ class Reports:
             "model_version": version,
         }
 
-    def coverage(self, group: str | None = None) -> dict[str, Any]:
-        """For each group: how much of each topic, and of its must-know list, its people were
-        shown and completed (from the exposure log and events)."""
-        if group is not None and group not in self.taxonomy.groups:
-            raise ServiceError(422, f"unknown group '{group}'", "group")
-        cat = self.keeper.engine.model.catalog
-        raw = self.store.exposures.coverage()
-        groups = [group] if group else list(self.taxonomy.groups)
-        out: dict[str, Any] = {}
-        for g in groups:
-            members = {u for u, gs in raw.users.items() if g in gs}
-            shown: dict[str, int] = {}
-            completed: dict[str, int] = {}
-            shown_items: set[str] = set()
-            done_items: set[str] = set()
-            for uid, item_ids in raw.exposures:
-                if uid in members:
-                    shown_items.update(item_ids)
-            for uid, item_id in raw.completed:
-                if uid in members:
-                    done_items.add(item_id)
-            for bucket, ids in ((shown, shown_items), (completed, done_items)):
-                for item_id in ids:
-                    r = cat.row_of.get(item_id)
-                    if r is not None and cat.main_topic[r] >= 0:
-                        t = cat.topic_ids[int(cat.main_topic[r])]
-                        bucket[t] = bucket.get(t, 0) + 1
-            must = {m.id for m in cat.metas if g in m.must_know_for and m.recommendable}
-            out[g] = {
-                "users": len(members), "shown_items": len(shown_items), "completed_items": len(done_items),
-                "topics": {t: {"shown": shown.get(t, 0), "completed": completed.get(t, 0)}
-                           for t in sorted(set(shown) | set(completed))},
-                "must_know": {"items": len(must), "shown": len(must & shown_items),
-                              "completed": len(must & done_items)},
-            }
-        return {"groups": out}
+    def coverage(self, start: dt.date | dt.datetime | None = None, end: dt.date | dt.datetime | None = None,
+                 group: str | None = None, top: int = 10) -> dict[str, Any]:
+        """GET /v1/stats/coverage: :meth:`pushes`, keyed by group (:func:`coverage_view`)."""
+        return coverage_view(self.pushes(start, end, group, top))
 
     # ------------------------------------------------------------------ what is pushed
 
     def pushes(self, start: dt.date | dt.datetime | None = None, end: dt.date | dt.datetime | None = None,
                group: str | None = None, top: int = 10) -> PushReport:
-        """For each group (or one), what the exposure log shows it was pushed in [start, end):
-        recommendations, items and people; each topic's share of the items pushed (plan topics
-        first); its must-know list with how often each was pushed and completed; the items
-        pushed most. A recommendation counts for every group it was made for."""
+        """Coverage (the plan's 七(五) question): for each group (or one), what the exposure log
+        shows it was pushed in [start, end): recommendations, items and people; the share of
+        the pushes on the group's plan topics and on its must-know list; each topic's share
+        (plan topics first); the must-know list with titles, how often each was pushed and
+        completed; the items pushed most. A recommendation counts for every group it was made
+        for, made for a person or for the group alone (anonymous: no person counted). The one
+        function behind GET /v1/stats/pushes and /v1/stats/coverage, the console's 推送情况 page,
+        ``pufa coverage`` and the coverage notebook."""
         groups = self._group_ids(group)
         t0, t1 = period(start, end)
         cat = self.keeper.engine.model.catalog
@@ -235,9 +207,11 @@ class Reports:
             must_rows = [MustKnowItem(m.id, m.title, pushed[m.id], len(item_people[g].get(m.id, ())),
                                       len(done_by.get(m.id, set()) & people[g]))
                          for m in sorted(must[g], key=lambda m: m.id)]
+            on_must = sum(r.pushes for r in must_rows)
             out.append(GroupPushes(
-                group=g, name=self.taxonomy.groups[g].name, requests=requests[g], pushes=n, people=len(people[g]),
-                plan_share=on_plan / n if n else 0.0, topics=shares, must_know=must_rows,
+                group=g, name=self.taxonomy.groups[g].name, requests=requests[g], pushes=n, items=len(pushed),
+                people=len(people[g]), plan_share=on_plan / n if n else 0.0,
+                must_know_share=on_must / n if n else 0.0, topics=shares, must_know=must_rows,
                 must_know_pushed=sum(1 for r in must_rows if r.pushes),
                 must_know_completed=sum(1 for r in must_rows if r.completed),
                 top_items=[TopItem(i, titles.get(i), k, len(item_people[g].get(i, ()))) for i, k in tops[g]],
@@ -326,6 +300,28 @@ class Reports:
         job = self.store.models.job(job_id)
         assert job is not None
         return job
+
+
+def coverage_view(report: PushReport) -> dict[str, Any]:
+    """A report of :meth:`Reports.pushes` keyed by group, as GET /v1/stats/coverage answers:
+    each group's counts and shares, its topics by id and a summary of its must-know list
+    (``shown``: items pushed at least once; ``completed``: items someone of the group
+    completed) with the rows. ``users`` (people) and ``shown_items`` (items) keep the names
+    of the first version of this endpoint."""
+    groups: dict[str, Any] = {}
+    for g in report.groups:
+        groups[g.group] = {
+            "name": g.name, "requests": g.requests, "pushes": g.pushes, "items": g.items, "people": g.people,
+            "users": g.people, "shown_items": g.items, "plan_share": g.plan_share,
+            "must_know_share": g.must_know_share,
+            "topics": {t.topic: {"name": t.name, "plan_weight": t.plan_weight, "pushes": t.pushes, "share": t.share}
+                       for t in g.topics},
+            "must_know": {"items": len(g.must_know), "shown": g.must_know_pushed, "completed": g.must_know_completed,
+                          "pushes": sum(m.pushes for m in g.must_know), "share": g.must_know_share,
+                          "rows": [m.to_dict() for m in g.must_know]},
+            "top_items": [t.to_dict() for t in g.top_items],
+        }
+    return {"start": report.start, "end": report.end, "groups": groups}
 
 
 # Figures of a build report: (path, label, section, higher is better; None: a count).

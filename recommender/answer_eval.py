@@ -27,7 +27,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,7 @@ from recommender.inputs import RecommendRequest
 from recommender.model import Model
 from recommender.sources import MemoryEvents
 
-__all__ = ["AnswerEvalReport", "evaluate_answers", "format_answer_report", "run_answer_cli"]
+__all__ = ["AnswerEvalReport", "evaluate_answers", "format_answer_report", "run_answer_cli", "stored_folds"]
 
 METRICS = ("recall@10", "recall@100", "ndcg@10", "mrr@10")
 DATE = dt.date(2026, 8, 20)
@@ -62,6 +62,8 @@ class AnswerEvalReport:
     systems: dict[str, dict[str, dict[str, float]]]  # system -> metric -> {mean, low, high}
     families: dict[str, dict[str, dict[str, float]]]  # system -> family -> {recall@10, recall@100, n}
     meta: dict[str, Any] = field(default_factory=dict)
+    # metric -> question id -> value, for the answer path (what recommender.compare pairs)
+    units: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"systems": self.systems, "families": self.families, "meta": self.meta}
@@ -105,9 +107,13 @@ def _plain_bm25(model: Model, texts: Sequence[str] | None) -> tuple[BM25Index, n
 def evaluate_answers(
     model: Model, questions: Sequence[LabelledQuestion], *, config: PipelineConfig | None = None,
     folds: int = 5, seed: int = 0, item_bodies: Sequence[str] | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None, folds_of: Mapping[str, int] | None = None,
+    baselines: bool = True,
 ) -> AnswerEvalReport:
-    """Every system on the labelled questions (see the module's docstring)."""
+    """Every system on the labelled questions (see the module's docstring). ``folds_of``
+    (question id -> fold, e.g. :func:`stored_folds`) fixes the cross-validation folds; a
+    question it does not name is dealt by its position. ``baselines=False``: the answer path
+    and the ranker only (what a comparison of two versions needs)."""
     t0 = time.perf_counter()
     say = progress or (lambda s: None)
     cfg = config if config is not None else model.config
@@ -128,24 +134,25 @@ def evaluate_answers(
 
     # First stages alone, and their fusion.
     allowed = cat.recommendable & answerer.static.answerable
-    for name in SOURCES:
+    for name in SOURCES if baselines else ():
         lists = []
         for v in ts.views:
             s = np.where(allowed, answerer.source_scores(v)[name], -np.inf)
             top = np.argpartition(-s, 99)[:100]
             lists.append([ids[r] for r in top[np.argsort(-s[top], kind="stable")]])
         ranked[name] = lists
-    plain = answerer.with_model(None)
-    ranked["fusion"] = [[ids[r] for r in plain.rank_prepared(v, p, plain.neighbours(v, None))[0][:100]]
-                        for v, p in zip(ts.views, ts.prepared, strict=True)]
-    say("plain BM25 baseline (jieba's default dictionary)")
-    bm, rows, cut = _plain_bm25(model, item_bodies)
-    lists = []
-    for q in tq:
-        s = bm.scores(list(dict.fromkeys(cut(q.text))))
-        top = np.argsort(-s, kind="stable")[:100]
-        lists.append([ids[rows[r]] for r in top])
-    ranked["bm25 baseline"] = lists
+    if baselines:
+        plain = answerer.with_model(None)
+        ranked["fusion"] = [[ids[r] for r in plain.rank_prepared(v, p, plain.neighbours(v, None))[0][:100]]
+                            for v, p in zip(ts.views, ts.prepared, strict=True)]
+        say("plain BM25 baseline (jieba's default dictionary)")
+        bm, rows, cut = _plain_bm25(model, item_bodies)
+        lists = []
+        for q in tq:
+            s = bm.scores(list(dict.fromkeys(cut(q.text))))
+            top = np.argsort(-s, kind="stable")[:100]
+            lists.append([ids[rows[r]] for r in top])
+        ranked["bm25 baseline"] = lists
 
     def ask(eng: Engine, text: str, k: int) -> list[str]:
         res = eng.recommend(RecommendRequest(query=text, k=k, date=DATE),
@@ -156,18 +163,23 @@ def evaluate_answers(
         top10 = ask(eng, text, 10)
         return top10 + [i for i in ask(eng, text, 100) if i not in set(top10)]
 
-    say("previous engine (answer path off)")
-    off = PipelineConfig.from_dict(cfg.to_dict())
-    off.answer.enabled = False
-    eng_off = Engine(model, MemoryEvents(), off)
-    ranked["previous engine"] = [both(eng_off, q.text) for q in tq]
+    if baselines:
+        say("previous engine (answer path off)")
+        off = PipelineConfig.from_dict(cfg.to_dict())
+        off.answer.enabled = False
+        eng_off = Engine(model, MemoryEvents(), off)
+        ranked["previous engine"] = [both(eng_off, q.text) for q in tq]
 
     # The ranker and the whole answer path, cross-validated over questions.
     from sklearn.model_selection import KFold
 
     answer_lists: list[list[str]] = [[] for _ in range(n)]
     ranker_lists: list[list[str]] = [[] for _ in range(n)]
-    splits = list(KFold(folds, shuffle=True, random_state=seed).split(np.arange(n)))
+    if folds_of is not None:
+        fold = np.array([folds_of.get(q.id, i) % folds for i, q in enumerate(tq)])
+        splits = [(np.flatnonzero(fold != f).tolist(), np.flatnonzero(fold == f).tolist()) for f in range(folds)]
+    else:
+        splits = list(KFold(folds, shuffle=True, random_state=seed).split(np.arange(n)))
     for f, (train, test) in enumerate(splits):
         say(f"answer path, fold {f + 1}/{folds}")
         fold_model = fit_answer_model(answerer, ts.subset(train), answer_cfg, evaluate=False)
@@ -182,7 +194,8 @@ def evaluate_answers(
     ranked["ranker"] = ranker_lists
     ranked["answer path"] = answer_lists
 
-    order = ["answer path", "ranker", "fusion", *SOURCES, "bm25 baseline", "previous engine"]
+    order = [s for s in ("answer path", "ranker", "fusion", *SOURCES, "bm25 baseline", "previous engine")
+             if s in ranked]
     systems = {}
     families = {}
     for name in order:
@@ -191,9 +204,25 @@ def evaluate_answers(
         families[name] = _family_recall(ranked[name], tq, model)
     meta = {"model_version": model.version, "questions": len(questions), "questions_with_labels": n,
             "labels": sum(q.n_labels for q in questions), "matched": sum(len(q.gold) for q in questions),
-            "cv": f"{folds}-fold KFold over questions (shuffled, seed {seed}); ranker and its memory trained on "
-                  f"the other folds", "date": DATE.isoformat(), "seconds": round(time.perf_counter() - t0, 1)}
-    return AnswerEvalReport(systems, families, meta)
+            "cv": (f"{folds} fixed folds of question ids (corpus/eval/splits.json)" if folds_of is not None else
+                   f"{folds}-fold KFold over questions (shuffled, seed {seed})")
+            + "; ranker and its memory trained on the other folds",
+            "date": DATE.isoformat(), "seconds": round(time.perf_counter() - t0, 1)}
+    per_q = ranking_metrics(ranked["answer path"], tq)
+    units = {k: {q.id: float(v) for q, v in zip(tq, per_q[k], strict=True)} for k in METRICS}
+    return AnswerEvalReport(systems, families, meta, units)
+
+
+def stored_folds(label_file: Path, splits: Path | None = None) -> dict[str, int] | None:
+    """question id -> fold from ``corpus/eval/splits.json`` when the label file is the one the
+    folds were made for (``stard_dev.jsonl``); None otherwise."""
+    from recommender.evaluate import SPLITS
+
+    path = splits or SPLITS
+    if label_file.name != "stard_dev.jsonl" or not path.exists():
+        return None
+    folds = json.loads(path.read_text(encoding="utf-8")).get("stard", {}).get("folds") or []
+    return {qid: f for f, ids in enumerate(folds) for qid in ids} or None
 
 
 def format_answer_report(rep: AnswerEvalReport) -> str:
@@ -221,7 +250,8 @@ def run_answer_cli(args: Any, model: Model, label_file: Path, item_bodies: Seque
     cfg = read_config_file(args.config) if getattr(args, "config", None) else None  # None: the version's own
     questions, stats = load_article_labels(label_file, model.catalog)
     say = (lambda s: print(f"... {s}", file=sys.stderr)) if sys.stderr.isatty() else None
-    rep = evaluate_answers(model, questions, config=cfg, seed=args.seed, item_bodies=item_bodies, progress=say)
+    rep = evaluate_answers(model, questions, config=cfg, seed=args.seed, item_bodies=item_bodies, progress=say,
+                           folds_of=stored_folds(label_file))
     rep.meta["label_file"] = str(label_file)
     rep.meta["label_stats"] = stats
     if args.json:

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from recommender.catalog import Catalog
+from recommender.intervals import bootstrap_mean
 
 __all__ = [
     "FAMILIES",
@@ -133,14 +132,11 @@ def family_of(law_title: str | None, legal_level: str | None) -> str:
 
 
 def summarize(values: Sequence[float], seed: int = 0, n_boot: int = 1000) -> dict[str, float]:
-    """Mean and a 95 % bootstrap interval over questions."""
-    x = np.asarray(values, dtype=np.float64)
-    if x.size == 0:
+    """Mean and a 95 % bootstrap interval over questions (:func:`recommender.intervals.bootstrap_mean`)."""
+    res = bootstrap_mean(values, seed=seed, n_boot=n_boot)
+    if res.n == 0:
         return {"mean": float("nan"), "low": float("nan"), "high": float("nan")}
-    rng = np.random.default_rng(seed)
-    boots = x[rng.integers(0, x.size, size=(n_boot, x.size))].mean(axis=1)
-    return {"mean": round(float(x.mean()), 4), "low": round(float(np.percentile(boots, 2.5)), 4),
-            "high": round(float(np.percentile(boots, 97.5)), 4)}
+    return {"mean": round(res.mean, 4), "low": round(res.low, 4), "high": round(res.high, 4)}
 
 
 def describe(report: dict[str, Any]) -> str:

@@ -1,25 +1,32 @@
-"""Offline evaluation: the engine against baselines, in one table.
+"""Offline evaluation: the engine against baselines, with intervals, on a fixed split.
 
 (a) Real questions (``corpus/eval/real_questions_dev.jsonl``: ids and topic/law labels of
-    questions people asked a legal-advice site; the texts are read from ``../shared``): each
-    question becomes one ``question`` event of a new person; we report topic precision@5 of
-    the recommendations and, where the label names a law, law-level hit@10.
-(b) Simulated people — SYNTHETIC, documented here: each person belongs to one or two groups
-    (drawn by a fixed mix) and has individual interests (the group blend plus Dirichlet noise
-    plus one or two favourite topics); they read items drawn with probability growing with
-    the match between their interests and the item's topics, two thirds from the explanatory
-    content (explainers, Q&A, cases ...) and a third from law articles. Leave-last-out: the
-    last ``holdout`` reads are hidden, the rest are events; we report precision, recall and
-    NDCG at 10, MAP, catalogue coverage, intra-list diversity and novelty.
-(c) Group conformance: for each group with no history, the share of its top-10 that is on
-    one of the group's plan topics (taxonomy weights >= 0.5): an item is on a topic when its
-    serving weight for it is >= 0.5 (or it is the item's only topic).
-(d) Campaign check: on 2026-12-04 a ``public`` list carries constitution content.
+    questions people asked a legal-advice site; the texts are read from ``../shared``). They
+    are split once into ``dev`` (tune on it) and ``test`` (report it), stored as ids in
+    ``corpus/eval/splits.json`` (``scripts/make_splits.py``); ``pufa evaluate`` reports
+    ``test`` unless told otherwise. Each question becomes one ``question`` event of a new
+    person; we report topic precision@5 and, where the label names a law, law-level hit@10,
+    each a mean over questions with a 95 % bootstrap interval. Baselines that read the
+    question: plain BM25 (jieba without the legal dictionary or the colloquial lexicon) and
+    dense similarity only; and the group prior of ``public`` (the askers' groups are unknown).
+(b) Simulated people — SYNTHETIC, a sanity check and not a result: each person belongs to one
+    or two groups (drawn by a fixed mix) and has individual interests (the group blend plus
+    Dirichlet noise plus one or two favourite topics); they read items drawn with probability
+    growing with the match between their interests and the item's topics (the engine's own
+    tags, which favours the engine), two thirds from the explanatory content and a third from
+    law articles. Leave-last-out: the last ``holdout`` reads are hidden, the rest are events;
+    precision, recall and NDCG at 10, MAP, catalogue coverage, intra-list diversity and novelty,
+    over several seeds (populations), pooled with intervals over people and shown by seed.
+    Baselines: popularity, the group prior of the person's real groups, dense similarity to
+    what they read, BM25 on the titles they read.
+(c) By group: each group's anonymous top 10 on an ordinary day and on 12·4 against the laws
+    judged for the group by hand (:mod:`recommender.feed_eval`, independent of the engine's
+    tags), with Wilson intervals; the campaign items in the 12·4 top 10; and the figures of
+    the group's simulated people.
+(d) Campaign check (sanity, on the engine's tags): on 2026-12-04 a ``public`` list carries
+    constitution content.
 
-Baselines: popularity (most read by the simulated population), group prior only (topic
-match to the group blend), content only (dense similarity to the question or to what the
-person read), and plain BM25 on the question (jieba without the legal dictionary or the
-colloquial lexicon; for simulated people, on the titles they read); see :mod:`recommender.baselines`.
+:mod:`recommender.compare` runs this for two versions and pairs their figures.
 """
 
 from __future__ import annotations
@@ -28,7 +35,6 @@ import datetime as dt
 import json
 import math
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,10 +45,18 @@ import numpy as np
 from recommender.baselines import Baselines
 from recommender.config import PipelineConfig
 from recommender.engine import Engine
+from recommender.feed_eval import ORDINARY_DAY, ItemReader
 from recommender.inputs import RecommendRequest
+from recommender.intervals import bootstrap_mean, wilson
+from recommender.measures import ap_at_k, law_hit, ndcg_at_k, topic_precision
 from recommender.model import Model
+from recommender.simulation import (
+    Population,
+    Units,
+    evaluate_population,
+    simulate_population,
+)
 from recommender.sources import MemoryEvents
-from recommender.vocab import DEFAULT_DB_URL
 
 __all__ = [
     "EvalReport",
@@ -50,15 +64,18 @@ __all__ = [
     "ap_at_k",
     "evaluate_all",
     "format_report",
+    "law_hit",
     "load_labelled_questions",
+    "load_split",
     "ndcg_at_k",
     "simulate_population",
+    "topic_precision",
 ]
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_QUESTIONS = REPO / "corpus" / "eval" / "real_questions_dev.jsonl"
-SYSTEMS = ("engine", "popularity", "group_prior", "content", "bm25")
-EXPLANATORY = ("explainer", "qa", "case", "quiz", "news", "video", "interpretation")
+SPLITS = REPO / "corpus" / "eval" / "splits.json"
+CONSTITUTION_DAY = dt.date(2026, 12, 4)
 
 
 # --------------------------------------------------------------------------- data
@@ -84,115 +101,27 @@ def load_labelled_questions(labels: Path, shared: Path) -> list[dict[str, Any]]:
     return out
 
 
-# --------------------------------------------------------------------------- population
-
-
-@dataclass
-class Person:
-    id: str
-    groups: list[str]
-    interest: np.ndarray
-    reads: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Population:
-    people: list[Person]
-    popularity: Counter  # item id -> reads in the training part
-    holdout: int
-
-    def train_reads(self, p: Person) -> list[str]:
-        return p.reads[: -self.holdout]
-
-    def test_reads(self, p: Person) -> list[str]:
-        return p.reads[-self.holdout:]
-
-
-GROUP_MIX = {"public": 0.2, "herders": 0.15, "migrant_workers": 0.1, "youth": 0.1, "officials": 0.06,
-             "party_members": 0.05, "village_cadres": 0.05, "enterprises": 0.05, "women": 0.05, "elderly": 0.05,
-             "teachers": 0.03, "law_enforcement": 0.03, "disabled": 0.03, "media": 0.02, "border_residents": 0.03}
-
-
-def simulate_population(model: Model, n: int = 300, *, reads: tuple[int, int] = (8, 16), holdout: int = 3,
-                        seed: int = 0) -> Population:
-    """A synthetic population (see the module docstring); deterministic for a seed."""
-    rng = np.random.default_rng(seed)
-    cat = model.catalog
-    from recommender.profiles import GroupPriors
-
-    priors = GroupPriors(model.taxonomy, cat.topic_ids)
-    ok = cat.recommendable & ~cat.adults_only
-    types = np.array([m.type for m in cat.metas])
-    pools = {"explanatory": np.flatnonzero(ok & np.isin(types, EXPLANATORY)),
-             "law": np.flatnonzero(ok & (types == "law_article"))}
-    groups = [g for g in GROUP_MIX if g in model.taxonomy.groups]
-    mix = np.array([GROUP_MIX[g] for g in groups], dtype=float)
-    mix /= mix.sum()
-    people: list[Person] = []
-    pop: Counter = Counter()
-    n_topics = len(cat.topic_ids)
-    for i in range(n):
-        gs = list(rng.choice(groups, size=1 + int(rng.random() < 0.3), replace=False, p=mix))
-        base = priors.blend(gs).astype(float)
-        noise = rng.dirichlet(np.full(n_topics, 0.3))
-        fav = np.zeros(n_topics)
-        fav[rng.choice(n_topics, size=1 + int(rng.random() < 0.5), replace=False)] = 1.0
-        interest = 0.5 * base / (base.max() or 1) + 0.3 * noise / noise.max() + 0.5 * fav
-        interest /= np.linalg.norm(interest)
-        person = Person(f"sim{i:04d}", [str(g) for g in gs], interest.astype(np.float32))
-        m = int(rng.integers(reads[0], reads[1] + 1)) + holdout
-        for pool_name, share in (("explanatory", 2 / 3), ("law", 1 / 3)):
-            rows = pools[pool_name]
-            if rows.size == 0:
-                continue
-            k = max(1, round(m * share)) if pools["law"].size else m
-            sims = cat.topics_unit[rows] @ person.interest
-            p = np.exp(8.0 * sims)
-            p /= p.sum()
-            picked = rng.choice(rows, size=min(k, rows.size), replace=False, p=p)
-            person.reads += [cat.metas[int(r)].id for r in picked]
-        order = rng.permutation(len(person.reads))
-        person.reads = [person.reads[j] for j in order]
-        people.append(person)
-    for p in people:
-        pop.update(p.reads[:-holdout])
-    return Population(people, pop, holdout)
-
-
-# --------------------------------------------------------------------------- metrics
-
-
-def ndcg_at_k(ranked: Sequence[str], relevant: set[str], k: int = 10) -> float:
-    """nDCG@k with binary gains: sum of 1 / log2(rank + 1) over the relevant items in the top k,
-    over the same for the ideal list (every relevant item first, at most k)."""
-    dcg = sum(1 / math.log2(i + 2) for i, r in enumerate(ranked[:k]) if r in relevant)
-    ideal = sum(1 / math.log2(i + 2) for i in range(min(len(relevant), k)))
-    return dcg / ideal if ideal else 0.0
-
-
-def ap_at_k(ranked: Sequence[str], relevant: set[str], k: int = 10) -> float:
-    """Average precision at k: the precision at the rank of each relevant item in the top k,
-    summed, over min(number relevant, k)."""
-    hits, total = 0, 0.0
-    for i, r in enumerate(ranked[:k]):
-        if r in relevant:
-            hits += 1
-            total += hits / (i + 1)
-    return total / min(len(relevant), k) if relevant else 0.0
-
-
 @dataclass
 class EvalReport:
+    """``questions``/``simulated``: system -> measure -> mean (floats, as the build report and
+    the workbench read them); ``intervals``: section -> system -> measure -> 95 % interval;
+    ``groups``: group -> measure -> interval (judged@10 of its anonymous list on an ordinary day
+    and on 12·4, Wilson; its simulated people's figures, bootstrap); ``seeds``: the simulated
+    figures of each population alone; ``units``: the per-unit values behind every engine
+    figure (what :mod:`recommender.compare` pairs across versions; not serialised)."""
+
     questions: dict[str, dict[str, float]]
     simulated: dict[str, dict[str, float]]
-    conformance: dict[str, float]
+    groups: dict[str, dict[str, dict[str, Any]]]
     campaign: dict[str, Any]
     meta: dict[str, Any]
+    intervals: dict[str, dict[str, dict[str, dict[str, Any]]]] = field(default_factory=dict)
+    seeds: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    units: dict[str, Units] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"questions": self.questions, "simulated": self.simulated, "conformance": self.conformance,
-                "campaign": self.campaign, "meta": self.meta}
-
+        return {"questions": self.questions, "simulated": self.simulated, "groups": self.groups,
+                "campaign": self.campaign, "intervals": self.intervals, "seeds": self.seeds, "meta": self.meta}
 
 
 def _item_topics(cat: Any, item_id: str, min_weight: float = 0.5) -> set[str]:
@@ -211,9 +140,13 @@ def _item_laws(engine: Engine, item_id: str) -> set[str]:
     return {meta.law_title} if meta and meta.law_title else set()
 
 
-def evaluate_questions(engine: Engine, systems: Baselines, questions: Sequence[dict[str, Any]],
-                       now: dt.datetime) -> dict[str, dict[str, float]]:
-    out: dict[str, dict[str, list[float]]] = {s: {"topic_p@5": [], "law_hit@10": []} for s in SYSTEMS}
+def evaluate_questions(engine: Engine, systems: Baselines | None, questions: Sequence[dict[str, Any]],
+                       now: dt.datetime) -> dict[str, dict[str, Units]]:
+    """system -> measure -> question id -> value. Each question is the only event (a
+    ``question``) of a new person. Baselines (when ``systems``): BM25 and dense similarity on
+    the question, and the group prior of ``public`` (the askers' groups are not known)."""
+    names = ("engine", "bm25", "dense", "group_prior") if systems is not None else ("engine",)
+    out: dict[str, dict[str, Units]] = {s: {"topic_p@5": {}, "law_hit@10": {}} for s in names}
     cat = engine.model.catalog
     for n, q in enumerate(questions):
         labels, laws = set(q["topics"]), set(q.get("laws") or [])
@@ -223,219 +156,201 @@ def evaluate_questions(engine: Engine, systems: Baselines, questions: Sequence[d
                                "topics": engine.event_topics(q["text"])})
         eng = Engine(engine.model, events, engine.config)
         eng._text_cache = engine._text_cache
-        ranked = {
-            "engine": [i["item_id"] for i in eng.recommend(RecommendRequest(user_id=uid, k=10), now=now).items],
-            "popularity": systems.popularity(10),
-            "group_prior": systems.group_prior(["public"], 10),
-            "content": systems.content_text(q["text"], 10),
-            "bm25": systems.bm25_text(q["text"], 10),
-        }
+        ranked = {"engine": [i["item_id"] for i in eng.recommend(RecommendRequest(user_id=uid, k=10), now=now).items]}
+        if systems is not None:
+            ranked.update({"bm25": systems.bm25_text(q["text"], 10), "dense": systems.content_text(q["text"], 10),
+                           "group_prior": systems.group_prior(["public"], 10)})
+        qid = str(q.get("id", n))
         for s, ids in ranked.items():
-            top5 = ids[:5]
-            out[s]["topic_p@5"].append(sum(1 for i in top5 if _item_topics(cat, i) & labels) / 5)
+            out[s]["topic_p@5"][qid] = topic_precision(ids, labels, lambda i: _item_topics(cat, i))
             if laws:
-                out[s]["law_hit@10"].append(float(any(_item_laws(engine, i) & laws for i in ids[:10])))
-    return {s: {k: float(np.mean(v)) if v else float("nan") for k, v in m.items()} for s, m in out.items()}
-
-
-def evaluate_population(engine: Engine, systems: Baselines, pop: Population,
-                        now: dt.datetime) -> dict[str, dict[str, float]]:
-    idx = engine.model.index
-    n_items = int(engine.model.catalog.recommendable.sum())
-    total_reads = sum(pop.popularity.values()) or 1
-    metrics: dict[str, dict[str, list[float]]] = {s: {"p@10": [], "r@10": [], "ndcg@10": [], "map": [],
-                                                       "ild": [], "novelty": []} for s in SYSTEMS}
-    shown: dict[str, set[str]] = {s: set() for s in SYSTEMS}
-    events = MemoryEvents()
-    base = now - dt.timedelta(days=30)
-    for p in pop.people:
-        events.put_user(p.id, groups=p.groups)
-        for j, item_id in enumerate(pop.train_reads(p)):
-            events.add_event(p.id, {"type": "view", "item_id": item_id, "ts": base + dt.timedelta(hours=j)})
-    eng = Engine(engine.model, events, engine.config)
-    eng.co_reading.refresh(events, force=True)
-    for p in pop.people:
-        train, test = pop.train_reads(p), set(pop.test_reads(p))
-        seen = set(train)
-        metas = [engine.model.catalog.meta(i) for i in train]
-        titles = " ".join(m.title for m in metas if m is not None)
-        ranked = {
-            "engine": [i["item_id"] for i in eng.recommend(RecommendRequest(user_id=p.id, k=10), now=now).items],
-            "popularity": systems.popularity(10, seen),
-            "group_prior": systems.group_prior(p.groups, 10, seen),
-            "content": systems.content_history(train, 10),
-            "bm25": systems.bm25_text(titles, 10, seen),
-        }
-        for s, ids in ranked.items():
-            hits = sum(1 for i in ids[:10] if i in test)
-            m = metrics[s]
-            m["p@10"].append(hits / 10)
-            m["r@10"].append(hits / len(test))
-            m["ndcg@10"].append(ndcg_at_k(ids, test))
-            m["map"].append(ap_at_k(ids, test))
-            rows = [engine.model.catalog.row_of[i] for i in ids if i in engine.model.catalog.row_of]
-            if len(rows) > 1:
-                D = idx.dense_[rows]
-                sims = D @ D.T
-                k = len(rows)
-                m["ild"].append(float(1 - (sims.sum() - np.trace(sims)) / (k * (k - 1))))
-            m["novelty"].append(float(np.mean([-math.log2((pop.popularity.get(i, 0) + 1) / (total_reads + n_items))
-                                               for i in ids])) if ids else 0.0)
-            shown[s].update(ids)
-    out = {}
-    for s, m in metrics.items():
-        out[s] = {k: float(np.mean(v)) if v else float("nan") for k, v in m.items()}
-        out[s]["coverage"] = len(shown[s]) / max(n_items, 1)
+                out[s]["law_hit@10"][qid] = law_hit(ids, laws, lambda i: _item_laws(engine, i))
     return out
 
 
-def group_conformance(engine: Engine, day: dt.date) -> dict[str, float]:
-    tax = engine.model.taxonomy
-    cat = engine.model.catalog
-    out = {}
-    for g in tax.groups.values():
-        plan = {t for t, w in g.topics.items() if w >= 0.5}
-        res = engine.recommend(RecommendRequest(groups=[g.id], k=10, date=day))
-        ids = [i["item_id"] for i in res.items]
-        good = sum(1 for i in ids if _item_topics(cat, i) & plan)
-        out[g.id] = good / max(len(ids), 1)
+def group_feeds(engine: Engine, days: Sequence[dt.date] = (ORDINARY_DAY, CONSTITUTION_DAY),
+                read_items: ItemReader | None = None) -> dict[str, dict[str, Any]]:
+    """Each group's anonymous top 10 on each day against the laws judged for it by hand
+    (:mod:`recommender.feed_eval`, independent of the engine's tags): judged@10 with Wilson's
+    interval, and on a campaign day the campaign items in the top 10. ``read_items`` (the
+    store's bodies) lets an explainer that quotes a judged law count; without it titles and
+    snippets stand in."""
+    from recommender.feed_eval import evaluate_feeds
+
+    rep = evaluate_feeds(engine, days=days, read_items=read_items)
+    out: dict[str, dict[str, Any]] = {}
+    for d in rep.days:
+        for row in d.rows:
+            g = out.setdefault(row.group, {})
+            g[f"judged@10 {d.day.isoformat()}"] = wilson(row.judged10_n, min(row.n, 10)).to_dict()
+            if not d.ordinary:
+                g[f"campaign@10 {d.day.isoformat()}"] = row.campaign10
+            g[f"run@30 {d.day.isoformat()}"] = row.run30
     return out
 
 
 def campaign_check(engine: Engine) -> dict[str, Any]:
-    cat = engine.model.catalog
-    col = cat.topic_index["constitution"]
+    """A sanity check: on 12·4 a ``public`` top 10 carries 1 to 3 items of the constitution
+    campaign (slotted as such or with its reason), on an ordinary day none."""
+    from recommender.feed_eval import campaign_items
 
     def count(day: dt.date) -> tuple[int, list[str]]:
-        res = engine.recommend(RecommendRequest(groups=["public"], k=10, date=day))
-        ids = [i["item_id"] for i in res.items]
-        n = sum(1 for i in ids if cat.topics[cat.row_of[i], col] >= 0.5)
-        reasons = sorted({r for i in res.items for r in i["reasons"]})
-        return n, reasons
+        res = engine.recommend(RecommendRequest(groups=["public"], k=10, date=day),
+                               now=dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC))
+        reasons = {c.reason for c in engine.campaigns_on(day, ["public"], None) if c.reason}
+        return max(campaign_items(res.items[:10], reasons)), sorted({r for i in res.items for r in i["reasons"]})
 
-    on, reasons_on = count(dt.date(2026, 12, 4))
-    off, _ = count(dt.date(2026, 8, 12))
-    return {"date": "2026-12-04", "constitution_in_top10": on, "ordinary_day_2026-08-12": off,
-            "reasons": reasons_on, "passed": on >= 1 and on > off}
+    on, reasons_on = count(CONSTITUTION_DAY)
+    off, _ = count(ORDINARY_DAY)
+    return {"date": CONSTITUTION_DAY.isoformat(), "campaign_items_in_top10": on, "ordinary_day": ORDINARY_DAY.isoformat(),
+            "ordinary_day_campaign_items": off, "reasons": reasons_on, "passed": 1 <= on <= 3 and off == 0}
+
+
+def load_split(name: str = "real_questions", part: str = "test", path: Path = SPLITS) -> set[str] | None:
+    """The ids of one part (``dev``, ``test``) of the fixed split (``corpus/eval/splits.json``);
+    None for ``all``."""
+    if part == "all":
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if part not in data[name]:
+        raise ValueError(f"split '{name}' has no part '{part}' (it has {', '.join(data[name])})")
+    return set(data[name][part])
+
+
+def _summaries(units: dict[str, dict[str, Units]], seed: int) -> tuple[dict[str, dict[str, float]],
+                                                                      dict[str, dict[str, dict[str, Any]]]]:
+    means: dict[str, dict[str, float]] = {}
+    cis: dict[str, dict[str, dict[str, Any]]] = {}
+    for system, by_metric in units.items():
+        means[system], cis[system] = {}, {}
+        for metric, values in by_metric.items():
+            iv = bootstrap_mean(list(values.values()), seed=seed)
+            means[system][metric] = iv.mean
+            cis[system][metric] = iv.to_dict()
+    return means, cis
 
 
 def evaluate_all(
     model: Model, *, questions: Sequence[dict[str, Any]] | None, config: PipelineConfig | None = None,
-    people: int = 300, seed: int = 0, item_texts: Sequence[str] | None = None,
+    people: int = 300, seed: int = 0, seeds: int = 1, item_texts: Sequence[str] | None = None,
+    baselines: bool = True, feeds: bool = True, read_items: ItemReader | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> EvalReport:
-    """The whole report. ``item_texts`` (row-aligned with the catalogue) feed the BM25
-    baseline; without them BM25 reads titles only."""
+    """The whole report. ``questions`` are the part of the split to report (see
+    :func:`load_split`); ``seeds`` simulated populations (seeds ``seed .. seed + seeds - 1``)
+    are pooled, each also reported alone. ``item_texts`` (row-aligned with the catalogue) feed
+    the BM25 baseline; without them BM25 reads titles only. ``baselines=False`` measures the
+    engine alone (what a comparison of two versions needs)."""
     t0 = time.perf_counter()
     now = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
     engine = Engine(model, MemoryEvents(), config)  # None: the version's own pipeline config
     say = progress or (lambda s: None)
-    say("simulating people")
-    pop = simulate_population(model, people, seed=seed)
-    systems = Baselines(engine, pop.popularity)
-    systems.set_texts(item_texts if item_texts is not None else [m.title for m in model.catalog.metas])
+    units: dict[str, Units] = {}
+    intervals: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
     qres: dict[str, dict[str, float]] = {}
+    pops = [simulate_population(model, people, seed=seed + j) for j in range(seeds)]
+    systems: Baselines | None = None
+    if baselines:
+        systems = Baselines(engine, pops[0].popularity)
+        systems.set_texts(item_texts if item_texts is not None else [m.title for m in model.catalog.metas])
     if questions:
         say(f"{len(questions)} real questions")
-        qres = evaluate_questions(engine, systems, questions, now)
-    say(f"{people} simulated people")
-    sres = evaluate_population(engine, systems, pop, now)
-    say("group conformance")
-    conf = group_conformance(engine, dt.date(2026, 8, 12))
+        per_q = evaluate_questions(engine, systems, questions, now)
+        qres, intervals["questions"] = _summaries(per_q, seed)
+        units.update({f"questions.{m}": v for m, v in per_q["engine"].items()})
+    sim_units: dict[str, dict[str, Units]] = {}
+    coverage: dict[str, list[float]] = {}
+    seed_means: dict[str, dict[str, dict[str, float]]] = {}
+    groups_of: dict[str, list[str]] = {}
+    for j, pop in enumerate(pops):
+        say(f"{people} simulated people, seed {seed + j}")
+        if systems is not None:
+            systems.pop_counts = pop.popularity
+            systems._popular = np.array([pop.popularity.get(meta.id, 0) for meta in model.catalog.metas],
+                                        dtype=np.float32)
+        per_p, cov, g_of = evaluate_population(engine, systems, pop, now, seed=seed + j)
+        groups_of.update(g_of)
+        seed_means[str(seed + j)] = {s: {m: float(np.mean(list(v.values()))) if v else float("nan")
+                                         for m, v in ms.items()} | {"coverage": cov[s]} for s, ms in per_p.items()}
+        for s, ms in per_p.items():
+            for m, v in ms.items():
+                sim_units.setdefault(s, {}).setdefault(m, {}).update(v)
+            coverage.setdefault(s, []).append(cov[s])
+    sres, intervals["simulated"] = _summaries(sim_units, seed)
+    for s in sres:
+        sres[s]["coverage"] = float(np.mean(coverage[s]))
+    units.update({f"simulated.{m}": v for m, v in sim_units["engine"].items()})
+    groups: dict[str, dict[str, Any]] = {}
+    if feeds:
+        say("each group's feed against its judged laws")
+        groups = group_feeds(engine, read_items=read_items)
+        for day in (ORDINARY_DAY, CONSTITUTION_DAY):
+            units[f"feeds.judged@10 {day.isoformat()}"] = {g: v[f"judged@10 {day.isoformat()}"]["mean"]
+                                                           for g, v in groups.items()}
+        units[f"feeds.campaign 1-3@10 {CONSTITUTION_DAY.isoformat()}"] = {
+            g: float(1 <= v.get(f"campaign@10 {CONSTITUTION_DAY.isoformat()}", 0) <= 3) for g, v in groups.items()}
+    for g in model.taxonomy.groups:
+        keys = [k for k, gs in groups_of.items() if g in gs]
+        if keys:
+            for m in ("ndcg@10", "p@10"):
+                groups.setdefault(g, {})[f"simulated {m}"] = bootstrap_mean(
+                    [sim_units["engine"][m][k] for k in keys], seed=seed).to_dict()
     camp = campaign_check(engine)
     meta = {"items": len(model.catalog), "recommendable": int(model.catalog.recommendable.sum()),
             "model_version": model.version, "questions": len(questions or []), "people": people,
-            "holdout": pop.holdout, "seed": seed, "seconds": round(time.perf_counter() - t0, 1)}
-    return EvalReport(qres, sres, conf, camp, meta)
+            "seeds": [seed + j for j in range(seeds)], "holdout": pops[0].holdout, "seed": seed,
+            "seconds": round(time.perf_counter() - t0, 1)}
+    return EvalReport(qres, sres, groups, camp, meta, intervals, seed_means, units)
+
+
+def _ci(d: dict[str, Any] | None, nd: int = 3) -> str:
+    if not d or d.get("mean") is None or (isinstance(d["mean"], float) and math.isnan(d["mean"])):
+        return "-"
+    return f"{d['mean']:.{nd}f} [{d['low']:.{nd}f}, {d['high']:.{nd}f}]"
 
 
 def format_report(rep: EvalReport) -> str:
     lines = []
     m = rep.meta
+    split = m.get("split", "all")
     lines.append(f"model {m['model_version']}: {m['items']} items ({m['recommendable']} recommendable); "
-                 f"{m['questions']} labelled real questions; {m['people']} simulated people "
-                 f"(synthetic, leave-last-{m['holdout']}-out, seed {m['seed']}); {m['seconds']} s")
-    head = (f"{'system':<12}| {'topicP@5':>8} {'lawHit@10':>9} | {'P@10':>6} {'R@10':>6} {'NDCG@10':>7} "
-            f"{'MAP':>6} {'cover':>6} {'ILD':>5} {'novel':>6}")
-    lines += ["", "        (a) real questions  |  (b) simulated people", head, "-" * len(head)]
-    for s in SYSTEMS:
-        q = rep.questions.get(s, {})
-        p = rep.simulated.get(s, {})
-
-        def f(d: dict[str, float], k: str, w: int, nd: int = 3) -> str:
-            v = d.get(k)
-            return f"{v:>{w}.{nd}f}" if v is not None and not math.isnan(v) else f"{'-':>{w}}"
-
-        lines.append(f"{s:<12}| {f(q, 'topic_p@5', 8)} {f(q, 'law_hit@10', 9)} | {f(p, 'p@10', 6)} "
-                     f"{f(p, 'r@10', 6)} {f(p, 'ndcg@10', 7)} {f(p, 'map', 6)} {f(p, 'coverage', 6)} "
-                     f"{f(p, 'ild', 5, 2)} {f(p, 'novelty', 6, 2)}")
-    lines += ["", "(c) group conformance (share of a cold-start top-10 on the group's plan topics, on an ordinary day):"]
-    worst = min(rep.conformance.values()) if rep.conformance else float("nan")
-    lines.append("  " + ", ".join(f"{g} {v:.2f}" for g, v in rep.conformance.items()))
-    lines.append(f"  minimum {worst:.2f} (goal >= 0.70)")
+                 f"{m['questions']} labelled real questions (split: {split}); {m['people']} simulated people x "
+                 f"{len(m.get('seeds', [m['seed']]))} seeds; {m['seconds']} s")
+    lines += ["", f"(a) real questions, {split} part of corpus/eval/splits.json: mean [95 % bootstrap interval "
+              "over questions]"]
+    if rep.questions:
+        head = f"{'system':<12}| {'topic P@5':>22} | {'law hit@10':>22}"
+        lines += [head, "-" * len(head)]
+        for s in rep.questions:
+            iv = rep.intervals.get("questions", {}).get(s, {})
+            lines.append(f"{s:<12}| {_ci(iv.get('topic_p@5')):>22} | {_ci(iv.get('law_hit@10')):>22}")
+        lines.append("  (the askers' groups are unknown: group_prior ranks for 'public')")
+    else:
+        lines.append("  (no labelled questions: the shared folder is absent)")
+    lines += ["", "(b) SANITY CHECK, NOT A RESULT: simulated people (synthetic; their reading is drawn from the "
+              "engine's own topic weights, so the engine is favoured). Leave-last-out; mean [95 % interval over "
+              "people, seeds pooled]"]
+    head = f"{'system':<12}| {'NDCG@10':>22} | {'P@10':>22} | {'MAP':>6} {'cover':>6} {'ILD':>5} {'novel':>6}"
+    lines += [head, "-" * len(head)]
+    for s in rep.simulated:
+        p = rep.simulated[s]
+        iv = rep.intervals.get("simulated", {}).get(s, {})
+        lines.append(f"{s:<12}| {_ci(iv.get('ndcg@10')):>22} | {_ci(iv.get('p@10')):>22} | {p['map']:>6.3f} "
+                     f"{p['coverage']:>6.3f} {p.get('ild', float('nan')):>5.2f} {p.get('novelty', float('nan')):>6.2f}")
+    if len(rep.seeds) > 1:
+        lines.append("  engine NDCG@10 by seed: " + ", ".join(f"{k}: {v['engine']['ndcg@10']:.3f}"
+                                                             for k, v in rep.seeds.items()))
+    lines += ["", "(c) by group: judged@10 = share of the anonymous top 10 that is of the laws judged for the group "
+              "(corpus/eval/group_laws.yaml; Wilson 95 %); simulated people of the group (sanity check)"]
+    od, cd = ORDINARY_DAY.isoformat(), CONSTITUTION_DAY.isoformat()
+    head = f"{'group':<18}| {'judged@10 ' + od:>24} | {'judged@10 ' + cd:>24} | {'camp@10':>7} | {'sim NDCG@10':>22}"
+    lines += [head, "-" * len(head)]
+    for g, v in rep.groups.items():
+        lines.append(f"{g:<18}| {_ci(v.get('judged@10 ' + od), 2):>24} | {_ci(v.get('judged@10 ' + cd), 2):>24} | "
+                     f"{v.get('campaign@10 ' + cd, '-'):>7} | {_ci(v.get('simulated ndcg@10')):>22}")
     c = rep.campaign
-    lines += ["", f"(d) campaign check {c['date']}: {c['constitution_in_top10']} constitution items in the public "
-              f"top-10 (ordinary day: {c['ordinary_day_2026-08-12']}); reasons: {', '.join(c['reasons'])}; "
-              f"{'PASS' if c['passed'] else 'FAIL'}"]
+    lines += ["", f"(d) campaign check {c['date']}: {c['campaign_items_in_top10']} campaign items in the public "
+              f"top 10 (goal 1-3; {c['ordinary_day']}: {c['ordinary_day_campaign_items']}, goal 0); reasons: "
+              f"{', '.join(c['reasons'])}; {'PASS' if c['passed'] else 'FAIL'}"]
     return "\n".join(lines)
 
-
-def run_cli(args: Any, model: Model) -> int:
-    """``pufa evaluate``; ``--questions stard`` (or any file of questions labelled with
-    articles) evaluates the answer path instead (:mod:`recommender.answer_eval`)."""
-    import sys
-
-    from recommender.cli.configs import read_config_file
-
-    shared = Path(args.shared) if args.shared else REPO.parent / "shared"
-    if args.questions and (args.questions == "stard" or _labels_articles(Path(args.questions))):
-        from recommender.answer_eval import run_answer_cli
-
-        label_file = shared / "queries" / "stard_dev.jsonl" if args.questions == "stard" else Path(args.questions)
-        if not label_file.exists():
-            print(f"pufa: {label_file}: no such file (the shared folder beside the checkout, or --shared)",
-                  file=sys.stderr)
-            return 2
-        return run_answer_cli(args, model, label_file, _item_texts(args, model, body_only=True))
-    labels = Path(args.questions) if args.questions else DEFAULT_QUESTIONS
-    questions = None
-    try:
-        questions = load_labelled_questions(labels, shared)
-    except FileNotFoundError as exc:
-        print(f"pufa: note: {exc}; skipping (a)", file=sys.stderr)
-    cfg = read_config_file(args.config) if args.config else None  # None: the version's own
-    texts = _item_texts(args, model)
-    rep = evaluate_all(model, questions=questions, config=cfg, people=args.people, seed=args.seed, item_texts=texts,
-                       progress=(lambda s: print(f"... {s}", file=sys.stderr)) if sys.stderr.isatty() else None)
-    if args.json:
-        print(json.dumps(rep.to_dict(), ensure_ascii=False))
-    else:
-        print(format_report(rep))
-    return 0
-
-
-def _labels_articles(path: Path) -> bool:
-    """True when the file's questions are labelled with articles (STARD's format)."""
-    try:
-        with path.open(encoding="utf-8") as fh:
-            first = next((line for line in fh if line.strip()), "")
-        return "articles" in json.loads(first)
-    except (OSError, ValueError):
-        return False
-
-
-def _item_texts(args: Any, model: Model, body_only: bool = False) -> list[str] | None:
-    """Item texts (for BM25) from the database, row-aligned with the catalogue."""
-    import os
-
-    from recommender.store import open_store
-
-    url = args.db or os.environ.get("PUFA_DB") or DEFAULT_DB_URL
-    try:
-        store = open_store(url, migrate_schema=False)
-        items = store.items.get_many([m.id for m in model.catalog.metas])
-    except Exception:
-        return None
-    if body_only:
-        return [items[m.id].body if m.id in items else m.title for m in model.catalog.metas]
-    return [items[m.id].text if m.id in items else m.title for m in model.catalog.metas]

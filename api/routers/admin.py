@@ -9,16 +9,17 @@ activating that; rollback brings the previous one back.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from recommender.config import PipelineConfig
 from recommender.records import BuildJob, ModelComparison, ModelVersion
 from recommender.service import ServiceError
 from recommender.service.reports import MODEL_READERS, RETRAIN_ROLES
 
-from ..deps import Admin, ServiceDep, require
+from ..deps import Admin, Analyst, ServiceDep, require
 from ..schemas import ConfigVersionOut, ModelComparisonOut
 
 router = APIRouter(prefix="/v1", tags=["admin"])
@@ -46,6 +47,52 @@ def compare_png(version: str, svc: ServiceDep, _: ModelReader) -> Response:
     from recommender.plots import comparison_chart  # matplotlib is loaded when a chart is first asked for
 
     return Response(comparison_chart(svc.reports.compare_models(version)), media_type="image/png")
+
+
+class EvaluationRequest(BaseModel):
+    """What to measure: the candidate against ``against`` (``active`` or a version)."""
+
+    model_config = ConfigDict(extra="forbid")
+    against: str = Field("active", min_length=1, max_length=64, description="'active' or a model version")
+    answers: bool = Field(False, description="also the answers on stard_dev.jsonl, cross-validated (minutes)")
+    people: int = Field(300, ge=20, le=2000, description="simulated people per seed (a sanity check)")
+    seeds: int = Field(3, ge=1, le=10, description="simulated populations")
+
+
+class EvaluationJob(BaseModel):
+    version: str
+    against: str
+    state: Literal["queued", "running", "done", "failed"]
+    progress: float
+    message: str
+    answers: bool
+    people: int
+    seeds: int
+    questions: int = Field(description="labelled real questions of the test split measured")
+    started_at: str
+    finished_at: str | None = None
+    comparison: dict[str, Any] | None = Field(
+        None, description="when done: one row per measure with both means, their 95 % bootstrap intervals, "
+                          "the difference (candidate - active) with its interval and a verdict")
+    table: str | None = Field(None, description="when done: the same as a text table")
+
+
+@router.post("/admin/models/{version}/evaluation", response_model=EvaluationJob, status_code=202)
+def start_evaluation(version: str, svc: ServiceDep, _: Analyst,
+                     body: Annotated[EvaluationRequest | None, Body()] = None) -> dict[str, Any]:
+    """Measure a version against the active one (or another) on every offline measure, in the
+    background: real questions of the test split, each group's feed against its judged laws,
+    simulated people (a sanity check), optionally the answers. Analysts and admins. Read the
+    result with GET on the same path."""
+    req = body or EvaluationRequest()
+    return svc.evaluations.start(version, against=req.against, answers=req.answers, people=req.people,
+                                 seeds=req.seeds)
+
+
+@router.get("/admin/models/{version}/evaluation", response_model=EvaluationJob)
+def get_evaluation(version: str, svc: ServiceDep, _: ModelReader) -> dict[str, Any]:
+    """The newest evaluation of a version against another: its progress, then its table."""
+    return svc.evaluations.get(version)
 
 
 @router.get("/admin/models/{version}/config", response_model=PipelineConfig)

@@ -18,6 +18,7 @@ from corpus.schema import ITEM_TYPES, STATUSES
 from recommender.cli.common import UsageError, db_url, fail, positive_int
 from recommender.cli.configs import cmd_config
 from recommender.cli.content import cmd_build, cmd_classify, cmd_import, cmd_items, cmd_tokenize
+from recommender.cli.coverage import cmd_coverage, per_group, request_size
 from recommender.cli.serving import cmd_evaluate, cmd_recommend, cmd_serve
 from recommender.vocab import DEFAULT_DB_URL, DEFAULT_MODELS_DIR, K_DEFAULT
 
@@ -113,6 +114,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --feeds: a day to measure (repeatable; default 2026-10-15, 2026-12-04, 2026-04-15)")
     s.add_argument("--show", action="append", metavar="GROUP",
                    help="with --feeds: also print this group's top 30 on each day (repeatable)")
+    s.add_argument("--version", help="the model version to evaluate (default: the active one)")
+    s.add_argument("--against", metavar="VERSION",
+                   help="compare with another version ('ACTIVE' for the active one): every offline measure of "
+                        "both on the test split, with 95%% bootstrap intervals and the paired difference")
+    s.add_argument("--split", choices=["test", "dev", "all"], default="test",
+                   help="which part of the fixed split of labelled questions to report "
+                        "(corpus/eval/splits.json; default test)")
+    s.add_argument("--seeds", type=int, default=3, help="simulated populations (seeds 0..N-1; default 3)")
+    s.add_argument("--answers", action="store_true",
+                   help="with --against: also the answers on stard_dev.jsonl (cross-validated; minutes)")
     s.set_defaults(func=cmd_evaluate)
 
     s = sub.add_parser("config", help="check, describe and show pipeline configs",
@@ -130,6 +141,24 @@ def build_parser() -> argparse.ArgumentParser:
                                        "stdout is JSON ready for --config.")
     a.add_argument("--version", help="the model version (default: the active one)")
     s.set_defaults(func=cmd_config)
+
+    s = sub.add_parser("coverage", parents=[common], help="each group's share of pushes on its plan topics and "
+                                                          "must-know list (GET /v1/stats/coverage)",
+                       description="For a period (Beijing days, the end included; default the last 30 days), or "
+                                   "for plan days replayed, each group's requests, pushes, share of pushes on its "
+                                   "plan topics and on its must-know list, must-know items pushed and the titles "
+                                   "pushed most. Requests made for a group without a person count.")
+    s.add_argument("--start", metavar="YYYY-MM-DD", help="the first day (default: 30 days before --end)")
+    s.add_argument("--end", metavar="YYYY-MM-DD", help="the last day, included (default: now)")
+    s.add_argument("--group", help="one group (default: all)")
+    s.add_argument("--replay-day", action="append", metavar="YYYY-MM-DD",
+                   help="instead of a period: make each group's anonymous request for this plan day (logged in "
+                        "the exposure log like any request) and report what was served (repeatable)")
+    s.add_argument("--per-group", type=per_group, default=1, metavar="N",
+                   help="with --replay-day: requests per group (default 1)")
+    s.add_argument("-k", type=request_size, default=K_DEFAULT,
+                   help=f"with --replay-day: items per request (default {K_DEFAULT})")
+    s.set_defaults(func=cmd_coverage)
 
     s = sub.add_parser("serve", parents=[common], help="the HTTP API")
     s.add_argument("--host", default="127.0.0.1")

@@ -110,9 +110,32 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return run_feeds(args, load_active(args))
     if getattr(args, "date", None) or getattr(args, "show", None):
         raise UsageError("--date and --show go with --feeds")
-    from recommender.evaluate import run_cli
+    from recommender.cli.evaluating import run_cli
 
-    return run_cli(args, load_active(args))
+    against = getattr(args, "against", None)
+    if getattr(args, "answers", False) and not against:
+        raise UsageError("--answers goes with --against (alone: --questions stard)")
+    model = load_version(args, args.version) if getattr(args, "version", None) else load_active(args)
+    if against:
+        from recommender.cli.evaluating import run_comparison
+
+        other = load_active(args) if against.upper() == "ACTIVE" else load_version(args, against)
+        return run_comparison(args, model, other)
+    return run_cli(args, model)
+
+
+def load_version(args: argparse.Namespace, version: str) -> Any:
+    """One model version of the model directory, by name (its own pipeline config with it)."""
+    from recommender.artifacts import ArtifactError
+    from recommender.model import load_model
+
+    path = models_dir(args) / version
+    if not path.is_dir():
+        fail(f"no model version '{version}' in {models_dir(args)}")
+    try:
+        return load_model(path)
+    except ArtifactError as exc:
+        fail(f"model {version}: {exc}", 1)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from recommender.engine import Engine, RecommendResult
 from recommender.inputs import RecommendRequest
 from recommender.service.content import Campaigns, Content
 from recommender.service.errors import Checks, ServiceError
+from recommender.service.evaluations import Evaluations
 from recommender.service.models import ModelKeeper, bootstrap
 from recommender.service.people import EventResult, People
 from recommender.service.reports import Reports
@@ -53,6 +54,7 @@ class PufaService:
         self.content = Content(store, self.models, self.checks, self.taxonomy)
         self.campaigns = Campaigns(store, self.models, self.checks, self.taxonomy)
         self.reports = Reports(store, self.models, self.taxonomy)
+        self.evaluations = Evaluations(store, self.models)
         self._last_purge = 0.0
 
     @property

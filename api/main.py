@@ -22,6 +22,9 @@ from recommender.store import open_store, unavailable
 
 from .console import mount_console
 from .deps import role_of_key
+from .logs import configure_logging
+from .metrics import get_metrics
+from .observability import Observe, RouteTemplates
 from .routers import (
     admin,
     campaigns,
@@ -29,6 +32,7 @@ from .routers import (
     events,
     health,
     items,
+    metrics,
     recommendations,
     stats,
     taxonomy,
@@ -139,6 +143,7 @@ async def _send_json(send: Send, status: int, body: dict[str, Any],
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    configure_logging(settings.log_format, settings.log_level)
     try:  # one BLAS thread: requests are the concurrency (see `pufa serve`)
         from threadpoolctl import threadpool_limits
 
@@ -177,6 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.service = service
+    app.state.metrics = get_metrics() if settings.metrics != "off" else None
 
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
@@ -226,11 +232,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for r in (health, taxonomy, items, classify, users, events, recommendations, campaigns, stats, admin):
         app.include_router(r.router, responses=ERROR_RESPONSES)
+    if app.state.metrics is not None:
+        app.include_router(metrics.router)
     mount_console(app)  # the editors' workbench at /console/
     app.add_middleware(Gate, settings=settings)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    _observed(app, settings, service)
     _with_event_schemas(app)
     return app
+
+
+def _observed(app: FastAPI, settings: Settings, service: PufaService) -> None:
+    """:class:`api.observability.Observe` around the whole stack, Starlette's error middleware
+    included (``add_middleware`` would put it inside: a 500 would go out without its request
+    id, uncounted)."""
+    build = app.build_middleware_stack
+
+    def active_version() -> str | None:
+        engine = service.models.current  # what serves now; no database call
+        return engine.version if engine is not None else None
+
+    def build_middleware_stack() -> ASGIApp:
+        return Observe(build(), RouteTemplates(app.openapi), app.state.metrics, settings.access_log, active_version)
+
+    app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
 
 
 def _with_event_schemas(app: FastAPI) -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from recommender.vocab import DEFAULT_DB_URL, DEFAULT_MODELS_DIR, EXPOSURE_RETENTION_DAYS
@@ -27,6 +28,31 @@ class Settings(BaseSettings):
     minor_daily_cap: int | None = Field(None, ge=0, le=1000)
     max_body_bytes: int = Field(10_000_000, ge=1_000)
     bootstrap: bool = False  # import the bundled sample and build a model when there is none
+    # GET /metrics (Prometheus text): "on" open to anyone who reaches the server (operations
+    # data: counts, latencies, the model version; nothing about people), "key" for an analyst's
+    # or admin's API key, "off" neither the endpoint nor the counting.
+    metrics: Literal["on", "key", "off"] = "on"
+    log_format: Literal["json", "text"] = "json"  # the server's log lines (api/logs.py)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    access_log: bool = True  # one line per request on the logger pufa.access
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _metrics_switch(cls, value: object) -> object:
+        """on/off also as true/false, yes/no, 1/0."""
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return "on"
+        if text in ("0", "false", "no", "off"):
+            return "off"
+        return text
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _case(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.strip().upper() if info.field_name == "log_level" else value.strip().lower()
 
     @field_validator("api_keys")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, HTTPException
+from fastapi import APIRouter, Body, HTTPException, Request
 from pydantic import ValidationError
 
 from corpus.schema import first_problem
@@ -22,7 +22,7 @@ _BODY_SCHEMA = {"anyOf": [{"$ref": "#/components/schemas/EventIn"}, {"$ref": "#/
 
 @router.post("/events", response_model=EventsOut, status_code=202,
              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _BODY_SCHEMA}}}})
-def post_events(svc: ServiceDep, _: Platform, body: Any = Body(...)) -> dict[str, Any]:
+def post_events(request: Request, svc: ServiceDep, _: Platform, body: Any = Body(...)) -> dict[str, Any]:
     """One event, or ``{"events": [...]}`` (up to 10,000). Stored durably before the answer; the
     next recommendation for that person reflects them. An event ``id`` makes retries
     idempotent. In a batch each bad event is reported by index and the good ones are kept."""
@@ -45,6 +45,7 @@ def post_events(svc: ServiceDep, _: Platform, body: Any = Body(...)) -> dict[str
                 field, message = first_problem(exc, "event")
                 rejected.append({"index": n, "field": field, "error": message})
         res = svc.people.ingest(events)
+        _count(request, res.by_type)
         rejected += [{**r, "index": positions[r["index"]]} for r in res.rejected]
         rejected.sort(key=lambda r: r["index"])
         if raw_events and res.accepted == 0 and res.duplicates == 0:
@@ -58,4 +59,11 @@ def post_events(svc: ServiceDep, _: Platform, body: Any = Body(...)) -> dict[str
         field, message = first_problem(exc, "event")
         raise ServiceError(422, message, field) from exc
     res = svc.people.ingest([event], all_or_nothing=True)
+    _count(request, res.by_type)
     return {"accepted": res.accepted, "duplicates": res.duplicates, "rejected": res.rejected}
+
+
+def _count(request: Request, by_type: dict[str, int]) -> None:
+    metrics = request.app.state.metrics
+    if metrics is not None:
+        metrics.events_ingested(by_type)

@@ -10,7 +10,7 @@ from, remove one, switch personalisation off and erase themselves (PIPL art. 24,
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from corpus.taxonomy import Taxonomy
@@ -30,6 +30,7 @@ class EventResult:
     accepted: int
     duplicates: int
     rejected: list[dict[str, Any]]  # {"index", "field", "error"} for each event refused
+    by_type: dict[str, int] = field(default_factory=dict)  # what was stored, by event type
 
 
 class People:
@@ -64,8 +65,8 @@ class People:
                 topics = engine.event_topics(ev.text)
             rows.append(NewEvent(user_id=ev.user_id, type=ev.type, item_id=ev.item_id, text=ev.text, topics=topics,
                                  ts=ev.ts, dwell_ms=ev.dwell_ms, event_id=ev.id))
-        stored, dup = self.store.people.add_events(rows)
-        return EventResult(stored, dup, rejected)
+        added = self.store.people.add_events(rows)
+        return EventResult(added.stored, added.duplicates, rejected, added.by_type)
 
     def _known_items(self, ids: Sequence[str]) -> set[str]:
         engine = self.keeper.current

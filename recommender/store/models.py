@@ -61,6 +61,13 @@ class ModelStore:
         with self.db.begin() as conn:
             conn.execute(build_jobs.update().where(build_jobs.c.id == job_id).values(**fields))
 
+    def latest_job(self) -> BuildJob | None:
+        """The build job started last (any process), or None before the first."""
+        with self.db.connect() as conn:
+            row = conn.execute(sa.select(build_jobs).order_by(build_jobs.c.started_at.desc()).limit(1)) \
+                .mappings().first()
+        return BuildJob(**aware_row(row)) if row else None
+
     def job(self, job_id: str) -> BuildJob | None:
         with self.db.connect() as conn:
             row = conn.execute(sa.select(build_jobs).where(build_jobs.c.id == job_id)).mappings().first()

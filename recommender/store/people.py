@@ -6,7 +6,9 @@ switches); events are stored durably before the API answers, once per client eve
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -16,7 +18,7 @@ from recommender.store.db import Database, aware, chunks, utcnow
 from recommender.store.tables import events, exposures, removed_tags, users
 from recommender.vocab import POSITIVE_TYPES
 
-__all__ = ["PeopleStore", "ensure_people"]
+__all__ = ["AddedEvents", "PeopleStore", "ensure_people"]
 
 USER_FIELDS = ("groups", "region", "language", "personalized", "minor")
 
@@ -31,6 +33,12 @@ def ensure_people(db: Database, conn: Connection, user_ids: Iterable[str]) -> No
     for chunk in chunks(ids):
         conn.execute(stmt, [{"id": u, "groups": [], "personalized": True, "minor": False,
                              "created_at": now, "updated_at": now} for u in chunk])
+
+
+class AddedEvents(NamedTuple):
+    stored: int
+    duplicates: int
+    by_type: dict[str, int]  # what was stored, by event type
 
 
 class PeopleStore:
@@ -104,16 +112,17 @@ class PeopleStore:
 
         self.db.retrying(work)
 
-    def add_events(self, new: Sequence[NewEvent]) -> tuple[int, int]:
-        """Store events durably (committed before returning). Returns (stored, duplicates).
+    def add_events(self, new: Sequence[NewEvent]) -> AddedEvents:
+        """Store events durably (committed before returning). Returns (stored, duplicates,
+        stored by type).
 
         An event whose ``event_id`` was stored before is a retry and is skipped.
         """
         if not new:
-            return 0, 0
+            return AddedEvents(0, 0, {})
         now = utcnow()
 
-        def work(conn: Connection) -> tuple[int, int]:
+        def work(conn: Connection) -> AddedEvents:
             ensure_people(self.db, conn, [e.user_id for e in new])
             seen: set[str] = set()  # ids repeated within this request
             dup = 0
@@ -127,15 +136,16 @@ class PeopleStore:
                 batch.append({"event_id": e.event_id, "user_id": e.user_id, "type": e.type, "item_id": e.item_id,
                               "text": e.text, "topics": e.topics, "ts": e.ts or now, "dwell_ms": e.dwell_ms,
                               "received_at": now})
-            stored = 0
+            by_type: Counter[str] = Counter()
             if batch:
                 # An event_id stored before (a retry, also one racing the first request) is
-                # skipped by the database; RETURNING counts what was stored.
+                # skipped by the database; RETURNING says what was stored.
                 stmt = self.db.insert(events).on_conflict_do_nothing(index_elements=[events.c.event_id]) \
-                    .returning(events.c.seq)
-                stored = len(conn.execute(stmt, batch).all())
-                dup += len(batch) - stored
-            return stored, dup
+                    .returning(events.c.type)
+                by_type.update(conn.execute(stmt, batch).scalars().all())
+            stored = sum(by_type.values())
+            dup += len(batch) - stored
+            return AddedEvents(stored, dup, dict(by_type))
 
         return self.db.retrying(work)
 

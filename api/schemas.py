@@ -367,6 +367,7 @@ class GroupPushesOut(BaseModel):
     items: int = Field(description="distinct items shown")
     people: int = Field(description="distinct people (a request for the group alone has none)")
     plan_share: float = Field(description="share of pushes carrying at least one of the group's plan topics")
+    plan_topics_reached: int = Field(description="of the group's plan topics, how many were pushed at least once")
     must_know_share: float = Field(description="share of pushes that were items of the group's must-know list")
     topics: list[TopicShareOut]
     must_know: list[MustKnowOut]
@@ -381,43 +382,6 @@ class PushReportOut(BaseModel):
     groups: list[GroupPushesOut]
     personal_rows_rule: str = Field(description="who may read one person's rows, in Chinese")
     caller_may_read_personal_rows: bool
-
-
-class CoverageMustKnowOut(BaseModel):
-    items: int = Field(description="items on the group's must-know list")
-    shown: int = Field(description="of them, pushed at least once")
-    completed: int = Field(description="of them, completed by someone of the group")
-    pushes: int
-    share: float = Field(description="pushes of must-know items / the group's pushes")
-    rows: list[MustKnowOut]
-
-
-class CoverageTopicOut(BaseModel):
-    name: str
-    plan_weight: float
-    pushes: int
-    share: float
-
-
-class CoverageGroupOut(BaseModel):
-    name: str
-    requests: int
-    pushes: int
-    items: int
-    people: int
-    users: int = Field(description="= people (the first version's name)")
-    shown_items: int = Field(description="= items (the first version's name)")
-    plan_share: float
-    must_know_share: float
-    topics: dict[str, CoverageTopicOut] = Field(description="by topic id: plan topics by weight, then others")
-    must_know: CoverageMustKnowOut
-    top_items: list[TopItemOut]
-
-
-class CoverageOut(BaseModel):  # GET /v1/stats/pushes keyed by group: the same figures, the same function
-    start: dt.datetime
-    end: dt.datetime = Field(description="exclusive")
-    groups: dict[str, CoverageGroupOut]
 
 
 class MetricComparisonOut(BaseModel):

@@ -30,8 +30,8 @@ from recommender.store import utcnow
 __all__ = ["DEFAULT_DAYS", "HEADINGS", "campaign_items_per_request", "format_coverage", "replay_group_requests"]
 
 TOP_TITLES = 3
-HEADINGS = ("group", "人群", "requests", "pushes", "plan-topic share", "must-know share", "must-know pushed/total",
-            f"top {TOP_TITLES} titles")
+HEADINGS = ("group", "人群", "requests", "pushes", "plan-topic share", "plan topics reached", "must-know share",
+            "must-know pushed/total", f"top {TOP_TITLES} titles")
 
 
 def replay_group_requests(service: PufaService, day: dt.date, groups: Sequence[str] | None = None,
@@ -81,11 +81,12 @@ def _pad(text: str, width: int, right: bool = False) -> str:
 
 def format_coverage(report: PushReport) -> str:
     """A plain-text table of a coverage report (:data:`HEADINGS`): for each group its id and
-    Chinese name, the requests and items pushed, the share of pushes on its plan topics and on
-    its must-know list, how many of its must-know items were pushed of how many, and the titles
+    Chinese name, the requests and items pushed, the share of pushes on its plan topics, how
+    many of its plan topics were pushed at least once, the share on its must-know list, how many of its must-know items were pushed of how many, and the titles
     pushed most."""
     last = (report.end - dt.timedelta(microseconds=1)).astimezone(PLAN_TZ)
-    rows = [[g.group, g.name, str(g.requests), str(g.pushes), f"{g.plan_share:.0%}", f"{g.must_know_share:.0%}",
+    rows = [[g.group, g.name, str(g.requests), str(g.pushes), f"{g.plan_share:.0%}",
+             f"{g.plan_topics_reached}/{sum(1 for t in g.topics if t.plan_weight > 0)}", f"{g.must_know_share:.0%}",
              f"{g.must_know_pushed}/{len(g.must_know)}",
              "；".join(t.title or f"({t.item_id})" for t in g.top_items[:TOP_TITLES])] for g in report.groups]
     widths = [max(_cells(r[i]) for r in [list(HEADINGS), *rows]) for i in range(len(HEADINGS) - 1)]

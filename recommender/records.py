@@ -182,6 +182,7 @@ class GroupPushes(_Record):
     items: int  # distinct items shown
     people: int  # distinct people (group-only requests have none)
     plan_share: float  # share of pushes carrying at least one of the group's plan topics
+    plan_topics_reached: int  # of the group's plan topics, those pushed at least once
     must_know_share: float  # share of pushes that were items of the group's must-know list
     topics: list[TopicShare]  # plan topics by weight, then other topics pushed
     must_know: list[MustKnowItem]

@@ -68,6 +68,9 @@ def test_a_replayed_constitution_day_for_the_public_counted_from_the_exposure_ro
     assert got.plan_share == sum(1 for r in rows for i in r.items
                                  if set(svc.engine.model.catalog.shown_topics(
                                      svc.engine.model.catalog.row_of[i["item_id"]])) & set(plan)) / 20
+    cat = svc.engine.model.catalog
+    reached = {t for r in rows for i in r.items for t in cat.shown_topics(cat.row_of[i["item_id"]])} & set(plan)
+    assert got.plan_topics_reached == len(reached) and 0 < len(reached) <= len(plan)
     assert all(t.title for t in got.top_items)
     # The campaign of the day is in the top 10, bounded; on an ordinary day there is none.
     assert 1 <= campaign_items_per_request(svc, t0, t1, CONSTITUTION_DAY)["public"] <= 3

@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, Field
 
 from recommender.records import Exposure, PersonPushes
 from recommender.service.reports import (
@@ -17,7 +18,7 @@ from recommender.service.reports import (
 )
 
 from ..deps import Analyst, ServiceDep, require
-from ..schemas import CoverageOut, PersonPushesOut, PushReportOut
+from ..schemas import MustKnowOut, PersonPushesOut, PushReportOut, TopItemOut
 
 router = APIRouter(prefix="/v1", tags=["stats"])
 
@@ -27,6 +28,44 @@ When = dt.date | dt.datetime | None
 PERIOD = ("a date is a whole day in Beijing time (the end date included); a time carries its zone "
           "(without one, Beijing time)")
 PNG: dict[int | str, dict[str, Any]] = {200: {"content": {"image/png": {}}, "description": "a PNG image"}}
+
+
+class CoverageMustKnowOut(BaseModel):
+    items: int = Field(description="items on the group's must-know list")
+    shown: int = Field(description="of them, pushed at least once")
+    completed: int = Field(description="of them, completed by someone of the group")
+    pushes: int
+    share: float = Field(description="pushes of must-know items / the group's pushes")
+    rows: list[MustKnowOut]
+
+
+class CoverageTopicOut(BaseModel):
+    name: str
+    plan_weight: float
+    pushes: int
+    share: float
+
+
+class CoverageGroupOut(BaseModel):
+    name: str
+    requests: int
+    pushes: int
+    items: int
+    people: int
+    users: int = Field(description="= people (the first version's name)")
+    shown_items: int = Field(description="= items (the first version's name)")
+    plan_share: float
+    plan_topics_reached: int
+    must_know_share: float
+    topics: dict[str, CoverageTopicOut] = Field(description="by topic id: plan topics by weight, then others")
+    must_know: CoverageMustKnowOut
+    top_items: list[TopItemOut]
+
+
+class CoverageOut(BaseModel):  # GET /v1/stats/pushes keyed by group: the same figures, the same function
+    start: dt.datetime
+    end: dt.datetime = Field(description="exclusive")
+    groups: dict[str, CoverageGroupOut]
 
 
 @router.get("/stats/coverage", response_model=CoverageOut)

@@ -211,6 +211,7 @@ class Reports:
             out.append(GroupPushes(
                 group=g, name=self.taxonomy.groups[g].name, requests=requests[g], pushes=n, items=len(pushed),
                 people=len(people[g]), plan_share=on_plan / n if n else 0.0,
+                plan_topics_reached=sum(1 for t in plan if by_topic[t]),
                 must_know_share=on_must / n if n else 0.0, topics=shares, must_know=must_rows,
                 must_know_pushed=sum(1 for r in must_rows if r.pushes),
                 must_know_completed=sum(1 for r in must_rows if r.completed),
@@ -313,6 +314,7 @@ def coverage_view(report: PushReport) -> dict[str, Any]:
         groups[g.group] = {
             "name": g.name, "requests": g.requests, "pushes": g.pushes, "items": g.items, "people": g.people,
             "users": g.people, "shown_items": g.items, "plan_share": g.plan_share,
+            "plan_topics_reached": g.plan_topics_reached,
             "must_know_share": g.must_know_share,
             "topics": {t.topic: {"name": t.name, "plan_weight": t.plan_weight, "pushes": t.pushes, "share": t.share}
                        for t in g.topics},

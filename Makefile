@@ -33,6 +33,7 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/tokenizer.py
 	$(BIN)/python bench/recommend.py
+	$(BIN)/python bench/related.py
 	$(BIN)/python bench/http_api.py
 
 clean:

@@ -46,6 +46,7 @@ from recommender.embed import EmbeddingCache, default_cache_path
 from recommender.expander import QueryExpander
 from recommender.index import IndexConfig, ItemIndex
 from recommender.jsonconfig import JsonConfig
+from recommender.related import LINKS_FILE, Key, citations_of_items, save_links
 from recommender.store import Store
 from recommender.text import LegalTokenizer
 
@@ -145,6 +146,8 @@ class Trained:
     answer: AnswerModel
     predictions: dict[str, list[dict[str, Any]]]  # item id -> its top predicted topics
     report: dict[str, Any]  # counts, timings, cross-validated figures
+    # Item id → the article keys its text cites (《X法》第N条 ...): ``links.json``.
+    links: dict[str, list[Key]] = field(default_factory=dict)
 
 
 def train(items: list[Item], editor_tags: dict[str, list[str]], config: BuildConfig | None = None, *,
@@ -229,6 +232,9 @@ def train(items: list[Item], editor_tags: dict[str, list[str]], config: BuildCon
     catalog = Catalog(topic_ids, metas, serving)
     predictions = {it.id: top_predictions(probs[k], topic_ids, cfg.tagging) for k, it in enumerate(items)}
     timings["tag"] = time.perf_counter() - t
+    t = time.perf_counter()
+    links = citations_of_items(items, [it.law_title for it in items if it.type == "law_article"])
+    timings["links"] = time.perf_counter() - t
 
     t = time.perf_counter()
     answer, answer_report = _train_answers(tokenizer, expander, index, clf, catalog, tax, ivf, bm25, cfg,
@@ -246,7 +252,7 @@ def train(items: list[Item], editor_tags: dict[str, list[str]], config: BuildCon
     report = {"n_items": len(items), "by_type": by_type, "by_status": by_status, "n_terms": len(index.terms_),
               "dense_dim": int(index.dense_.shape[1]), "timings": timings, "classifier_cv": cv_dict,
               "training": training_counts, "answer": answer_report}
-    return Trained(tokenizer, expander, index, ivf, bm25, clf, catalog, answer, predictions, report)
+    return Trained(tokenizer, expander, index, ivf, bm25, clf, catalog, answer, predictions, report, links)
 
 
 def _train_answers(tokenizer: LegalTokenizer, expander: QueryExpander, index: ItemIndex, clf: TopicClassifier,
@@ -303,6 +309,7 @@ def save_version(trained: Trained, models_dir: Path, config: BuildConfig, manife
         trained.ivf.save(tmp / "index")
     trained.classifier.save(tmp / "classifier")
     trained.catalog.save(tmp / "catalog")
+    save_links(trained.links, tmp / LINKS_FILE)
     (tmp / "build_config.json").write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
     write_pipeline_config(tmp, pipeline if pipeline is not None else PipelineConfig())
     write_manifest(tmp, manifest)

@@ -35,6 +35,7 @@ from recommender.config import PipelineConfig, TaggingConfig
 from recommender.expander import QueryExpander
 from recommender.index import ItemIndex
 from recommender.jsonconfig import ConfigError
+from recommender.related import LINKS_FILE, Key, Related, load_links
 from recommender.text import LegalTokenizer
 
 __all__ = ["Model", "load_active_model", "load_model"]
@@ -59,7 +60,11 @@ class Model:
     # Bumped by each catalogue change made in place (``Engine.add_items``): with ``version``
     # it names one snapshot, so a cache can tell snapshots apart without object ids.
     revision: int = 0
+    # Item id → the article keys its text cites (``links.json``, written by ``pufa build``;
+    # empty for versions built before links existed).
+    links: dict[str, list[Key]] = field(default_factory=dict, repr=False)
     _answerer: Answerer | None = field(default=None, init=False, repr=False, compare=False)
+    _related: Related | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def answerer(self) -> Answerer | None:
@@ -70,6 +75,13 @@ class Model:
         if self._answerer is None:
             self._answerer = Answerer(self.catalog, self.index, self.bm25, self.answer, ivf=self.ivf)
         return self._answerer
+
+    @property
+    def related(self) -> Related:
+        """Related content of this snapshot (its indexes made on first use)."""
+        if self._related is None:
+            self._related = Related(self.catalog, self.links)
+        return self._related
 
     def classify(self, text: str, title: str | None = None, *, min_score: float | None = None,
                  limit: int | None = None) -> dict[str, Any]:
@@ -109,7 +121,7 @@ def load_model(path: str | Path, *, taxonomy: Taxonomy | None = None) -> Model:
         version=manifest["version"], path=v, manifest=manifest, tokenizer=tokenizer, expander=expander,
         index=index, classifier=TopicClassifier.load(d / "classifier", tokenizer=tokenizer, expander=expander),
         catalog=catalog, taxonomy=tax, ivf=IVFIndex.load(d / "index"), bm25=bm25, answer=answer,
-        config=config, tagging=_tagging(d),
+        config=config, tagging=_tagging(d), links=load_links(d / LINKS_FILE),
     )
 
 

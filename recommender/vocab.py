@@ -24,6 +24,7 @@ __all__ = [
     "MAX_EVENT_TEXT",
     "MINOR_DAILY_CAP",
     "POSITIVE_TYPES",
+    "RELATED_K_MAX",
     "TEXT_TYPES",
     "EventType",
 ]
@@ -43,6 +44,7 @@ MAX_EVENTS_PER_REQUEST = 10_000
 
 K_DEFAULT = 10  # items per recommendation
 K_MAX = 100
+RELATED_K_MAX = 50  # related items of one item (GET /v1/items/{id}/related)
 
 # A campaign's boost, as documented for the plan's own campaigns (corpus/taxonomy/campaigns.yaml):
 # enough to bring its topics forward in its days, never enough to bury what a group must know.

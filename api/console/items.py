@@ -247,5 +247,5 @@ def detail(request: Request, item_id: str, svc: ServiceDep, user: EditorUser,
         request, user, "items_detail.html", "items", title=item.title, item=item, tags=tags, predicted=predicted,
         in_use=in_use, linked=linked, newer_url=newer_url, versions=versions,
         editable=item.type in EDITABLE_TYPES, field_names=FIELD_NAMES, message=_DONE.get(done, ""),
-        status_choices=STATUS_CHOICES,
+        status_choices=STATUS_CHOICES, links=svc.content.link_rows(item_id),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from corpus.schema import first_problem
 from recommender.service import ServiceError
 from recommender.service.content import ReviewFilters
+from recommender.vocab import K_DEFAULT, RELATED_K_MAX
 
 from ..deps import Editor, ItemReader, ServiceDep
 from ..schemas import BulkResult, BulkRow, ItemIn, ItemOut, ItemPatch, ReviewRow, TopicsPut
@@ -104,6 +105,21 @@ async def bulk_items(request: Request, svc: ServiceDep, role: Editor) -> BulkRes
 @router.get("/items/{item_id}", response_model=ItemOut)
 def get_item(item_id: str, svc: ServiceDep, _: ItemReader) -> dict[str, Any]:
     return svc.content.view(item_id)
+
+
+@router.get("/items/{item_id}/related")
+def related_items(
+    item_id: str, svc: ServiceDep, _: ItemReader,
+    k: Annotated[int, Query(ge=1, le=RELATED_K_MAX, description="how many related items")] = K_DEFAULT,
+    user_id: Annotated[str | None, Query(max_length=128, description="a minor gets no adults-only item")] = None,
+) -> dict[str, Any]:
+    """Related content of an item, each with its reason: for a law article, the explainers
+    (本条的解读) and cases (本条的以案释法) citing it and the neighbouring articles of its
+    chapter (同章相关条文); for an explainer or a case, the articles it cites (所涉法条) and the
+    items citing the same (相关案例 / 相关解读). Current texts only; no adults-only item for a
+    minor. Not personalised (``personalized`` is always false): no events or profile are read,
+    ``user_id`` only tells whether the person is a minor. 404 for an unknown item."""
+    return svc.content.related(item_id, k, user_id=user_id)
 
 
 @router.patch("/items/{item_id}", response_model=ItemOut)

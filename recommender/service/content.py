@@ -176,7 +176,40 @@ class Content:
         data["predicted_topics"] = self.store.items.predictions([item_id]).get(item_id, [])
         tags = self.store.items.editor_tag_info(item_id)
         data["editor_topics"] = tags.topics if tags else None
+        data["links"] = self.keeper.engine.model.related.links_of(item_id)
         return data
+
+    def link_rows(self, item_id: str) -> dict[str, list[dict[str, str]]]:
+        """An item's links for editors, with titles: the current articles it cites (found
+        in its text at build) and the items citing it."""
+        model = self.keeper.engine.model
+        cat = model.catalog
+        out: dict[str, list[dict[str, str]]] = {}
+        for side, ids in model.related.links_of(item_id).items():
+            metas = [cat.metas[cat.row_of[i]] for i in ids]
+            out[side] = [{"id": m.id, "title": m.title, "label": m.article_label or ""} for m in metas]
+        return out
+
+    def related(self, item_id: str, k: int = 10, *, user_id: str | None = None) -> dict[str, Any]:
+        """Items related to one (:mod:`recommender.related`): for an article its explainers,
+        the cases citing it and its chapter's neighbours; for an explainer or a case the
+        articles it cites and the items citing the same. Not personalised: no event or profile
+        is read; ``user_id`` only says whether the person is a minor (no adults-only item)."""
+        model = self.keeper.engine.model  # one snapshot for the whole request
+        user = self.store.people.get(user_id) if user_id else None
+        found = model.related.related(item_id, k, minor=bool(user and user.minor))
+        if found is None:
+            if self.store.items.get(item_id) is None:
+                raise ServiceError(404, f"no item '{item_id}'", "item_id")
+            found = []  # stored after the model's catalogue was read, and not indexed yet
+        cat = model.catalog
+        items = []
+        for hit in found:
+            m = cat.metas[cat.row_of[hit.item_id]]
+            items.append({"item_id": m.id, "title": m.title, "type": m.type, "law_title": m.law_title,
+                          "article_no": m.article_no, "article_label": m.article_label,
+                          "reason": hit.reason, "score": hit.score})
+        return {"item_id": item_id, "items": items, "personalized": False, "model_version": model.version}
 
     def patch(self, item_id: str, changes: dict[str, Any], *, editor: str | None = None) -> dict[str, Any]:
         current = self.store.items.get(item_id)

@@ -30,6 +30,7 @@ from .routers import (
     campaigns,
     classify,
     events,
+    experiments,
     health,
     items,
     metrics,
@@ -230,7 +231,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"detail": f"{first['field']}: {first['message']}", "errors": jsonable_encoder(errors)},
                             status_code=422)
 
-    for r in (health, taxonomy, items, classify, users, events, recommendations, campaigns, stats, admin):
+    for r in (health, taxonomy, items, classify, users, events, recommendations, campaigns, stats, admin, experiments):
         app.include_router(r.router, responses=ERROR_RESPONSES)
     if app.state.metrics is not None:
         app.include_router(metrics.router)

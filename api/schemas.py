@@ -258,6 +258,8 @@ class RecommendOut(BaseModel):
     cold_start: bool
     fallback: str | None
     groups: list[str]
+    variant: str = Field("control", description="'control', or the model version of a running experiment's "
+                                                "variant that served this list (POST /v1/admin/experiments)")
 
 
 class CampaignOut(BaseModel):

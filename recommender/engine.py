@@ -62,11 +62,12 @@ class RecommendResult:
     fallback: str | None
     groups: list[str]
     profile: UserProfile | None = field(default=None, repr=False)
+    variant: str = "control"  # or the model version of the experiment's variant that served it
 
     def to_dict(self) -> dict[str, Any]:
         return {"request_id": self.request_id, "model_version": self.model_version, "items": self.items,
                 "personalized": self.personalized, "cold_start": self.cold_start, "fallback": self.fallback,
-                "groups": self.groups}
+                "groups": self.groups, "variant": self.variant}
 
 
 # --------------------------------------------------------------------------- the engine

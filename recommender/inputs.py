@@ -46,9 +46,14 @@ __all__ = [
     "Id",
     "RecommendRequest",
     "Region",
+    "RequestId",
 ]
 
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+# A recommendation's ``request_id`` as the engine makes it (32 hex digits); a client may send
+# back any id of letters, digits, ``_`` and ``-`` up to 64 characters.
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+RequestId = Annotated[str, StringConstraints(pattern=REQUEST_ID_PATTERN, max_length=64)]
 Region = Annotated[str, StringConstraints(max_length=64)]
 # A client's clock may run a little ahead of ours.
 _CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -68,6 +73,9 @@ class EventIn(BaseModel):
     text: str | None = Field(default=None, max_length=MAX_EVENT_TEXT, validate_default=True)
     ts: dt.datetime | None = None
     dwell_ms: StrictInt | None = Field(default=None, ge=0, le=DWELL_MAX_MS)
+    # The ``request_id`` of the recommendation the person acted on: joins the event to the
+    # exposure log (click-through and completion by model version, variant, group, reason).
+    request_id: RequestId | None = None
 
     @field_validator("item_id")
     @classmethod

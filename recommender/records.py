@@ -59,6 +59,7 @@ class NewEvent(_Record):
     ts: dt.datetime | None = None
     dwell_ms: int | None = None
     event_id: str | None = None  # the client's id: a retry with the same id is stored once
+    request_id: str | None = None  # the recommendation it answers (attribution)
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class Exposure(_Record):
     model_version: str | None
     personalized: bool
     created_at: dt.datetime
+    variant: str | None = None  # "control" or the variant's model version (None: logged before experiments)
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,15 @@ service: non-personal mode, tag removal, erasure, minors' protection. Its rooms:
 - ``content``   :class:`~recommender.service.content.Content`: items, editor tags, review
 - ``campaigns`` :class:`~recommender.service.content.Campaigns`
 - ``reports``   :class:`~recommender.service.reports.Reports`: coverage, model report, disclosure
+- ``experiments`` :class:`~recommender.service.experiments.Experiments`: variants and their share
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
+import uuid
 from pathlib import Path
 
 from corpus.taxonomy import load_taxonomy
@@ -26,6 +29,7 @@ from recommender.inputs import RecommendRequest
 from recommender.service.content import Campaigns, Content
 from recommender.service.errors import Checks, ServiceError
 from recommender.service.evaluations import Evaluations
+from recommender.service.experiments import CONTROL, Experiments
 from recommender.service.models import ModelKeeper, bootstrap
 from recommender.service.people import EventResult, People
 from recommender.service.reports import Reports
@@ -55,6 +59,7 @@ class PufaService:
         self.campaigns = Campaigns(store, self.models, self.checks, self.taxonomy)
         self.reports = Reports(store, self.models, self.taxonomy)
         self.evaluations = Evaluations(store, self.models)
+        self.experiments = Experiments(store, self.models)
         self._last_purge = 0.0
 
     @property
@@ -74,11 +79,20 @@ class PufaService:
         if user is not None and user.minor:
             day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
             shown = self.store.exposures.shown_since(user.id, day_start)
+        # The request id is made here: an anonymous request is assigned a variant by it.
+        request_id = uuid.uuid4().hex
+        personal = req.personalized is not False and (user is None or user.personalized)
+        variant, engine = self.experiments.choose(user_id=req.user_id, request_id=request_id, personal=personal,
+                                                  control=engine)
         result = engine.recommend(req, now=now, shown_today=shown, user=user)
+        # A variant's list is its version's (its config over the active version's arrays).
+        result = dataclasses.replace(result, request_id=request_id, variant=variant,
+                                     model_version=result.model_version if variant == CONTROL else variant)
         self.store.exposures.log(
             request_id=result.request_id, user_id=req.user_id, groups=result.groups,
             items_shown=[{"item_id": i["item_id"], "reasons": i["reasons"], "score": i["score"]} for i in result.items],
             model_version=result.model_version, personalized=result.personalized, user_exists=user is not None,
+            variant=variant,
         )
         if time.monotonic() - self._last_purge > 3600:
             self.purge_exposures()

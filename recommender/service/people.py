@@ -64,7 +64,8 @@ class People:
             if ev.type in TEXT_TYPES and ev.text and engine is not None and not is_blocked_text(ev.text):
                 topics = engine.event_topics(ev.text)
             rows.append(NewEvent(user_id=ev.user_id, type=ev.type, item_id=ev.item_id, text=ev.text, topics=topics,
-                                 ts=ev.ts, dwell_ms=ev.dwell_ms, event_id=ev.id))
+                                 ts=ev.ts, dwell_ms=ev.dwell_ms, event_id=ev.id,
+                                 request_id=ev.request_id))
         added = self.store.people.add_events(rows)
         return EventResult(added.stored, added.duplicates, rejected, added.by_type)
 

@@ -2,7 +2,7 @@
 
 ``store.items`` (items, versions, predictions, editor tags), ``store.people`` (users, removed
 tags, events, erasure), ``store.campaigns``, ``store.exposures`` (the exposure log) and
-``store.models`` (model versions, build jobs) all write through one :class:`Database`
+``store.models`` (model versions, build jobs) and ``store.experiments`` (variants) all write through one :class:`Database`
 (SQLAlchemy 2 Core; SQLite by default, PostgreSQL by URL). :func:`open_store` runs the Alembic
 migrations (``recommender/migrations``), so a fresh database is ready on first use.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from recommender.store.db import Database, make_engine, migrate, unavailable, utcnow
+from recommender.store.experiments import ExperimentStore
 from recommender.store.feed import CampaignStore, ExposureStore
 from recommender.store.items import ImportStats, ItemStore
 from recommender.store.models import ModelStore
@@ -31,6 +32,7 @@ class Store:
         self.campaigns = CampaignStore(db)
         self.exposures = ExposureStore(db)
         self.models = ModelStore(db)
+        self.experiments = ExperimentStore(db)
 
     @property
     def url(self) -> str:

@@ -57,9 +57,10 @@ class ExposureStore:
 
     def log(self, *, request_id: str, user_id: str | None, groups: Sequence[str],
             items_shown: Sequence[dict[str, Any]], model_version: str | None, personalized: bool,
-            user_exists: bool = False) -> None:
+            user_exists: bool = False, variant: str | None = "control") -> None:
         row = {"request_id": request_id, "user_id": user_id, "groups": list(groups), "items": list(items_shown),
-               "model_version": model_version, "personalized": personalized, "created_at": utcnow()}
+               "model_version": model_version, "personalized": personalized, "created_at": utcnow(),
+               "variant": variant}
 
         def work(conn: Connection) -> None:
             if user_id and not user_exists:
@@ -76,8 +77,8 @@ class ExposureStore:
     def list(self, *, user_id: str | None = None, since: dt.datetime | None = None,
              limit: int = 100) -> list[Exposure]:
         q = sa.select(exposures.c.request_id, exposures.c.user_id, exposures.c.groups, exposures.c["items"],
-                      exposures.c.model_version, exposures.c.personalized, exposures.c.created_at
-                      ).order_by(exposures.c.seq.desc()).limit(limit)
+                      exposures.c.model_version, exposures.c.personalized, exposures.c.created_at,
+                      exposures.c.variant).order_by(exposures.c.seq.desc()).limit(limit)
         if user_id:
             q = q.where(exposures.c.user_id == user_id)
         if since:
@@ -92,7 +93,7 @@ class ExposureStore:
         in memory at once, nor a connection held while the caller works."""
         q = sa.select(exposures.c.seq, exposures.c.request_id, exposures.c.user_id, exposures.c.groups,
                       exposures.c["items"], exposures.c.model_version, exposures.c.personalized,
-                      exposures.c.created_at).where(exposures.c.created_at >= _utc(start),
+                      exposures.c.created_at, exposures.c.variant).where(exposures.c.created_at >= _utc(start),
                                                     exposures.c.created_at < _utc(end))
         if user_id is not None:
             q = q.where(exposures.c.user_id == user_id)

@@ -135,7 +135,7 @@ class PeopleStore:
                     seen.add(e.event_id)
                 batch.append({"event_id": e.event_id, "user_id": e.user_id, "type": e.type, "item_id": e.item_id,
                               "text": e.text, "topics": e.topics, "ts": e.ts or now, "dwell_ms": e.dwell_ms,
-                              "received_at": now})
+                              "received_at": now, "request_id": e.request_id})
             by_type: Counter[str] = Counter()
             if batch:
                 # An event_id stored before (a retry, also one racing the first request) is

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 __all__ = [
-    "build_jobs", "campaigns", "editor_tags", "events", "exposures", "heartbeat", "item_changes",
+    "build_jobs", "campaigns", "editor_tags", "events", "experiments", "exposures", "heartbeat", "item_changes",
     "item_versions", "items", "metadata", "model_versions", "removed_tags", "users",
 ]
 
@@ -94,6 +94,8 @@ events = sa.Table(
     sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
     sa.Column("dwell_ms", sa.Integer),
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    # The recommendation the event answers (its ``request_id``): joins it to the exposure log.
+    sa.Column("request_id", sa.String(64), index=True),
     sa.Index("ix_events_user_ts", "user_id", "ts"),
     sa.Index("ix_events_item", "item_id"),
 )
@@ -115,6 +117,7 @@ exposures = sa.Table(
     sa.Column("model_version", sa.String(64)),
     sa.Column("personalized", sa.Boolean, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("variant", sa.String(64)),  # "control" or the variant's model version; None before 0003
 )
 
 model_versions = sa.Table(
@@ -145,4 +148,17 @@ heartbeat = sa.Table(
     "heartbeat", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+# Variant experiments (``recommender.service.experiments``): at most one runs (stopped_at null).
+experiments = sa.Table(
+    "experiments", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("variant_version", sa.String(64), nullable=False),
+    sa.Column("control_version", sa.String(64)),  # the active version when it started
+    sa.Column("share", sa.Float, nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("stopped_at", sa.DateTime(timezone=True), index=True),
+    sa.Column("created_by", sa.String(128)),
 )

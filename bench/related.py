@@ -24,8 +24,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from recommender.artifacts import active_version  # noqa: E402
-from recommender.model import Model, load_model  # noqa: E402
+from recommender.artifacts import ArtifactError  # noqa: E402
+from recommender.model import Model, load_active_model  # noqa: E402
 from recommender.related import CITING_TYPES, Related, citations_of_items  # noqa: E402
 
 
@@ -35,17 +35,10 @@ def pct(values: list[float], q: float) -> float:
 
 
 def _model(models: Path, db: str | None) -> Model:
-    if db:
-        from recommender.store import open_store
-
-        # No migration: this only reads, and must not change a database others use.
-        row = open_store(db, migrate_schema=False).models.active()
-        if row:
-            return load_model(row.path)
-    version = active_version(models)
-    if version is None:
-        raise SystemExit(f"no active model in {models}")
-    return load_model(models / version)
+    try:  # no migration: this only reads, and must not change a database others use
+        return load_active_model(models, db_url=db, migrate=False)
+    except ArtifactError as exc:
+        raise SystemExit(str(exc)) from exc
 
 
 def _time_calls(rel: Related, ids: list[str], k: int) -> dict[str, float]:

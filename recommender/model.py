@@ -137,13 +137,14 @@ def _tagging(d: Path) -> TaggingConfig:
         raise ArtifactError(f"{path}: {exc}") from exc
 
 
-def load_active_model(models_dir: str | Path, *, db_url: str | None = None) -> Model:
-    """The active version: the database's choice when a URL is given, else ``ACTIVE``."""
+def load_active_model(models_dir: str | Path, *, db_url: str | None = None, migrate: bool = True) -> Model:
+    """The active version: the database's choice when a URL is given, else ``ACTIVE``.
+    ``migrate=False`` reads the database as it is (a benchmark must not change one in use)."""
     models = Path(models_dir)
     if db_url:
         from recommender.store import open_store
 
-        row = open_store(db_url).models.active()
+        row = open_store(db_url, migrate_schema=migrate).models.active()
         if row:
             return load_model(row.path)
     version = active_version(models)

@@ -16,21 +16,11 @@ import pytest
 
 from tests.api_keys import H, keyed_client
 
-from .conftest import SAMPLE_DIR
+from .test_pushes import must_know
 
 CONSTITUTION_DAY = dt.date(2026, 12, 4)
 ORDINARY_DAY = dt.date(2026, 10, 15)
 
-
-def must_know(group: str) -> dict[str, str]:
-    """The bundled sample's must-know items of a group: id -> title."""
-    out = {}
-    for path in sorted(SAMPLE_DIR.glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
-            if group in (row.get("must_know_for") or []):
-                out[row["id"]] = row["title"]
-    return out
 
 
 @pytest.fixture(scope="module")

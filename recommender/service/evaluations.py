@@ -2,11 +2,13 @@
 for analysts: ``POST /v1/admin/models/{v}/evaluation`` starts it, ``GET`` reads it
 (:mod:`recommender.compare`).
 
-The job's state and, when done, its table live in ``comparison.json`` in the candidate
-version's directory (written whole, by rename), so every worker of the server reads the same
-thing and a restart keeps the last result. One evaluation at a time per process (409 while one
-runs): it takes the CPU a build would (about a minute on the sample, several on the full corpus,
-more with the answers).
+The measuring runs in a child process at low priority (``pufa evaluate --version V --against A
+--json``; the server's database URL reaches it in the environment, not on its command line), so
+the server keeps answering meanwhile. The job's state and, when done, its table live in
+``comparison.json`` in the candidate version's directory (written whole, by rename), so every
+worker of the server reads the same thing and a restart keeps the last result. One evaluation
+at a time per process (409 while one runs): about a minute on the sample, several on the full
+corpus, more with the answers.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import datetime as dt
 import json
 import logging
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
 
-from recommender.model import load_model
 from recommender.service.errors import ServiceError
 from recommender.service.models import ModelKeeper
 from recommender.store import Store
@@ -28,6 +31,10 @@ __all__ = ["Evaluations"]
 
 log = logging.getLogger("pufa.evaluations")
 FILE = "comparison.json"
+
+
+def _lower_priority() -> None:
+    os.nice(10)
 
 
 def _now() -> str:
@@ -100,21 +107,25 @@ class Evaluations:
         self._write(home, state)
 
         def run() -> None:
-            from recommender.compare import compare_versions, format_comparison
-
+            # In a child process at low priority (``pufa evaluate --against --json``): minutes of
+            # Python work in a thread of the server would hold the interpreter lock and starve the
+            # requests it serves meanwhile.
+            cmd = [sys.executable, "-m", "recommender.cli", "evaluate", "--models", str(self.keeper.models_dir),
+                   "--version", version, "--against", against, "--people", str(people), "--seeds", str(seeds),
+                   "--shared", str(shared), "--json", *(["--answers"] if answers else [])]
+            env = {**os.environ, "PUFA_DB": self.store.db.sql.url.render_as_string(hide_password=False)}
             try:
-                def progress(message: str, fraction: float) -> None:
-                    state.update(state="running", progress=round(fraction, 3), message=message)
-                    self._write(home, state)
+                state.update(state="running", progress=0.0, message="measuring both versions (a child process)")
+                self._write(home, state)
+                done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False,
+                                      preexec_fn=_lower_priority if os.name == "posix" else None)
+                if done.returncode not in (0, 3):  # 3: the candidate is worse somewhere, a result
+                    raise RuntimeError(f"pufa evaluate exited {done.returncode}: {done.stderr.strip()[-400:]}")
+                from recommender.compare import format_comparison
 
-                progress("loading both versions", 0.0)
-                cmp = compare_versions(load_model(home, taxonomy=self.keeper.taxonomy),
-                                       load_model(other, taxonomy=self.keeper.taxonomy),
-                                       questions=questions or None, people=people, seeds=seeds,
-                                       stard=stard if answers else None, read_items=self.store.items.get_many,
-                                       progress=progress)
+                comparison = json.loads(done.stdout)
                 state.update(state="done", progress=1.0, message="done", finished_at=_now(),
-                             comparison=cmp.to_dict(), table=format_comparison(cmp))
+                             comparison=comparison, table=format_comparison(comparison))
             except Exception as exc:  # the job reports any failure; the server keeps running
                 log.exception("evaluation of %s against %s failed", version, against)
                 state.update(state="failed", message=str(exc)[:500], finished_at=_now())

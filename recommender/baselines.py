@@ -56,7 +56,7 @@ class Baselines:
         m = engine.model
         self.cat = m.catalog
         self.ok = self.cat.recommendable & ~self.cat.adults_only
-        self.pop_counts = popularity or {}
+        self.set_popularity(popularity or {})
         import logging
 
         import jieba
@@ -66,7 +66,11 @@ class Baselines:
         self._plain.initialize()
         # BM25 reads the raw item texts, which the caller gives (set_texts).
         self.bm25: PlainBM25 | None = None
-        self._popular = np.array([self.pop_counts.get(meta.id, 0) for meta in self.cat.metas], dtype=np.float32)
+
+    def set_popularity(self, counts: Mapping[str, int]) -> None:
+        """Reads per item id, what the popularity baseline ranks by (one simulated population's)."""
+        self.pop_counts = counts
+        self._popular = np.array([counts.get(meta.id, 0) for meta in self.cat.metas], dtype=np.float32)
 
     def set_texts(self, texts: Sequence[str]) -> None:
         toks = [[t for t in self._plain.cut(x) if t.strip() and len(t) > 1] for x in texts]

@@ -265,9 +265,7 @@ def evaluate_all(
     for j, pop in enumerate(pops):
         say(f"{people} simulated people, seed {seed + j}")
         if systems is not None:
-            systems.pop_counts = pop.popularity
-            systems._popular = np.array([pop.popularity.get(meta.id, 0) for meta in model.catalog.metas],
-                                        dtype=np.float32)
+            systems.set_popularity(pop.popularity)
         per_p, cov, g_of = evaluate_population(engine, systems, pop, now, seed=seed + j)
         groups_of.update(g_of)
         seed_means[str(seed + j)] = {s: {m: float(np.mean(list(v.values()))) if v else float("nan")

@@ -105,7 +105,7 @@ def simulate_population(model: Model, n: int = 300, *, reads: tuple[int, int] = 
     return Population(people, pop, holdout)
 
 
-def _fingerprint(p: Person, pop: Population) -> str:
+def _fingerprint(p: Person) -> str:
     """A person's key across versions: the same seed and reads give the same key, so two
     versions' figures pair only when they were measured on the same simulated person."""
     return hashlib.blake2b("|".join(p.reads).encode(), digest_size=4).hexdigest()
@@ -132,7 +132,7 @@ def evaluate_population(engine: Engine, systems: Baselines | None, pop: Populati
     eng = Engine(engine.model, events, engine.config)
     eng.co_reading.refresh(events, force=True)
     for p in pop.people:
-        key = f"{seed}:{p.id}:{_fingerprint(p, pop)}"
+        key = f"{seed}:{p.id}:{_fingerprint(p)}"
         groups_of[key] = p.groups
         train, test = pop.train_reads(p), set(pop.test_reads(p))
         seen = set(train)

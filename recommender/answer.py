@@ -14,7 +14,11 @@ A question ("老板拖欠工资三个月了怎么办") is answered in two stages
    which is the law-level signal; the labelled questions most like this one (which articles
    and laws answered them) and how often an article or law answers labelled questions; the
    question's topics against the article's; the article's length, place in its law, the
-   law's size and family (民法典, 司法解释), and whether the question names the law.
+   law's size and family (民法典, 司法解释), and whether the question names the law; the
+   share of the question's words (idf-weighted, its own and the lexicon's) the article holds
+   (BM25 rewards one rare word many times; a good answer holds most of them); and the
+   question's meaning against its chapter's and its law's (the mean dense vector of their
+   current articles), which finds the right chapter when the article's own words differ.
 
 The ranker is trained by ``pufa build`` when labelled questions exist (``stard_dev.jsonl``:
 real questions with the articles a legal team judged relevant), with cross-validation grouped
@@ -175,6 +179,7 @@ class Prepared:
     features: np.ndarray  # (len(rows), n source+static features)
     named: set[int]
     fused: np.ndarray  # reciprocal-rank fusion of the sources, per row of ``rows``
+    extra: np.ndarray  # (len(rows), 4): coverage of the question's words, own and lexicon's; section and law meaning
 
 
 class Answerer:
@@ -190,6 +195,7 @@ class Answerer:
         self.config = model.config if model is not None else AnswerConfig()
         self.static = _static(catalog)
         self.memory_rows = MemoryRows(model.memory, catalog) if model is not None and model.memory is not None else None
+        self._cent: tuple[np.ndarray, np.ndarray] | None = None
 
     # -- first stages ----------------------------------------------------------------------------
     def source_scores(self, q: QueryView) -> dict[str, np.ndarray]:
@@ -215,7 +221,9 @@ class Answerer:
 
     def with_model(self, model: AnswerModel | None) -> Answerer:
         """The same first stages with another trained part (cross-validation folds)."""
-        return Answerer(self.catalog, self.index, self.bm25, model, ivf=self.ivf)
+        out = Answerer(self.catalog, self.index, self.bm25, model, ivf=self.ivf)
+        out._cent = self._cent
+        return out
 
     def prepare(self, q: QueryView, allowed: np.ndarray, extra_rows: np.ndarray | None = None) -> Prepared:
         """Run the first stages: candidate rows, and for them (and ``extra_rows``) the features
@@ -263,7 +271,31 @@ class Answerer:
                          np.where(group >= 0, log_rank[np.where(group >= 0, group, 0)], 0.0)]
             feats[:, width * k: width * (k + 1)] = np.stack(cols, axis=1)
             fused += 1.0 / (cfg.rrf_k + rank[rows])
-        return Prepared(candidates, rows, feats, st.named_laws(q.text), fused)
+        extra = np.zeros((rows.size, 4), dtype=np.float32)
+        extra[:, 0] = self.bm25.coverage(q.tokens, rows)
+        extra[:, 1] = self.bm25.coverage(q.lexicon_tokens, rows)
+        if np.any(q.dense):
+            sec_c, law_c = self._centroids()
+            extra[:, 2] = np.where(sec >= 0, sec_c[np.where(sec >= 0, sec, 0)] @ q.dense, 0.0)
+            extra[:, 3] = np.where(law >= 0, law_c[np.where(law >= 0, law, 0)] @ q.dense, 0.0)
+        return Prepared(candidates, rows, feats, st.named_laws(q.text), fused, extra)
+
+    def _centroids(self) -> tuple[np.ndarray, np.ndarray]:
+        """Unit mean dense vector of each section's and each law's current articles."""
+        if self._cent is None:
+            st = self.static
+            dense = self.index.dense_
+            n = min(dense.shape[0], st.sec_of.size)
+            rows = np.flatnonzero(self.catalog.recommendable[:n] & (st.sec_of[:n] >= 0))
+            out = []
+            for groups, k in ((st.sec_of, st.n_secs), (self.catalog.law_of, st.n_laws)):
+                member = sp.csr_matrix((np.ones(rows.size, dtype=np.float32), (groups[rows], np.arange(rows.size))),
+                                       shape=(max(k, 1), rows.size))
+                c = np.asarray(member @ dense[rows], dtype=np.float32)
+                c /= np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-9)
+                out.append(c)
+            self._cent = (out[0], out[1])
+        return self._cent
 
     # -- features that read the labelled questions ------------------------------------------------
     def neighbours(self, q: QueryView, mem: MemoryRows | None, exclude: int | None = None) -> _Neighbours:
@@ -327,7 +359,7 @@ class Answerer:
         qt = q.topics / (np.linalg.norm(q.topics) or 1.0)
         named = np.fromiter((int(x) in p.named for x in law), dtype=np.float32, count=rows.size)
         X = np.hstack([p.features[keep], memf, (self.catalog.topics_unit[rows] @ qt)[:, None],
-                       self.static.static[rows], named[:, None]]).astype(np.float32)
+                       self.static.static[rows], named[:, None], p.extra[keep]]).astype(np.float32)
         return rows, X
 
     # -- answering --------------------------------------------------------------------------------

@@ -75,6 +75,7 @@ FEATURE_NAMES: list[str] = [
     "knn_dense_article", "knn_dense_law", "knn_tfidf_article", "knn_tfidf_law",
     "prior_article", "prior_law", "knn_dense_section", "query_topic",
     "log_length", "position", "log_law_size", "civil_code", "interpretation", "law_named",
+    "bm25_coverage", "bm25_lexicon_coverage", "dense_section", "dense_law",
 ]
 
 

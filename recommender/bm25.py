@@ -85,6 +85,40 @@ class BM25Index:
             out[self.extra_rows_] = self.extra_ @ q
         return out
 
+    def coverage(self, tokens: Sequence[str], rows: np.ndarray) -> np.ndarray:
+        """For each of ``rows``: the share of the query's distinct known tokens, weighted by
+        idf, that the row contains (BM25 saturates on one frequent word; this says whether
+        the article has *all* the question's words)."""
+        ids = sorted(set(self.token_ids(tokens)))
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.zeros(rows.size, dtype=np.float32)
+        if not ids or not rows.size:
+            return out
+        w = np.zeros(max(len(self.vocab_), self.df_.size), dtype=np.float32)
+        df = self.df_[ids]
+        w[ids] = np.log1p((self.n_base_ - df + 0.5) / (df + 0.5))
+        base = rows < self.n_base_
+        presence = self._presence()
+        out[base] = presence[rows[base]] @ w[: presence.shape[1]]
+        if self.extra_rows_.size:  # items added since the build: their own rows of weights
+            where = {int(r): k for k, r in enumerate(self.extra_rows_)}
+            hit = np.fromiter((int(r) in where for r in rows), dtype=bool, count=rows.size)
+            if hit.any():
+                k = np.asarray([where[int(r)] for r in rows[hit]], dtype=np.int64)
+                present = self.extra_[k].copy()
+                present.data[:] = 1.0
+                out[hit] = present @ w[: present.shape[1]]
+        return out / float(w.sum())
+
+    def _presence(self) -> sp.csr_matrix:
+        """Which tokens each built row holds (rows x tokens, ones), made once from the index."""
+        if getattr(self, "presence_", None) is None:
+            sc = self.retriever_.scores
+            indptr, indices = np.asarray(sc["indptr"]), np.asarray(sc["indices"])
+            ones = np.ones(indices.size, dtype=np.float32)
+            self.presence_ = sp.csc_matrix((ones, indices, indptr), shape=(self.n_base_, indptr.size - 1)).tocsr()
+        return self.presence_
+
     def _weights(self, tokens: Sequence[list[str]]) -> sp.csr_matrix:
         indptr, indices, data = [0], [], []
         for toks in tokens:

@@ -146,6 +146,20 @@ def test_bm25_matches_hand_computed_scores():
     assert len(added) == 4 and len(bm) == 3
 
 
+def test_bm25_coverage_is_the_idf_share_of_the_question_words_held():
+    docs = [["工资", "拖欠", "工资"], ["劳动", "合同"], ["工资", "合同", "解除", "劳动"]]
+    bm = BM25Index().fit(docs)
+    idf = {t: math.log(1 + (3 - df + 0.5) / (df + 0.5)) for t, df in (("工资", 2), ("合同", 2), ("解除", 1), ("拖欠", 1))}
+    q = ["工资", "解除", "解除", "没有的词"]  # repeats count once; unknown words are not the question's
+    want = [idf["工资"] / (idf["工资"] + idf["解除"]), 0.0, 1.0]
+    assert np.allclose(bm.coverage(q, np.arange(3)), want, atol=1e-6)
+    assert np.allclose(bm.coverage(q, np.array([2, 0])), [1.0, want[0]], atol=1e-6)
+    assert not bm.coverage(["没有的词"], np.arange(3)).any()
+    # An item added after the build: its own words, the build's idf.
+    added = bm.with_added([1, 3], [["解除", "劳动"], ["工资"]])
+    assert np.allclose(added.coverage(q, np.arange(4)), [want[0], 1 - want[0], 1.0, want[0]], atol=1e-6)
+
+
 def test_labels_match_current_articles(law_env):
     qs, stats = load_article_labels(law_env["labels"], law_env["plain"].catalog)
     assert stats["questions"] == len(QUESTIONS) and stats["unmatched"] == 0

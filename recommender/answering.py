@@ -4,7 +4,8 @@ The answer path (:mod:`recommender.answer`) ranks law articles for a question; t
 composes the list a person sees from that ranking and the feed's (:mod:`recommender.rank`):
 each text once, no long run of one law's articles unless the question names the law, at
 most ``answer.max_other`` explainers, cases or Q&A on the question (of which at most
-``answer.max_campaign`` from a campaign), and the feed filling any place left.
+``answer.max_campaign`` from a campaign; one on the question only when it is as close to it
+as the article it displaces), and the feed filling any place left.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ def answer_list(ranker: Ranker, config: AnswerListConfig, ctx: RankContext, m: M
             reasons = ranker.explainer.reasons(ctx, cat, int(expl[i]), c)
             on_question = any(name.startswith("query_") and v > 0 for name, v in c.items()) and \
                 reasons[0].startswith("与您的")
+            if on_question and not _earns_a_place(m, view, int(expl[i]), c, rows, k - 1 - len(others)):
+                continue
             if not on_question:
                 if c.get("campaign", 0.0) <= 0 or from_campaign >= config.max_campaign:
                     continue
@@ -84,6 +87,21 @@ def answer_list(ranker: Ranker, config: AnswerListConfig, ctx: RankContext, m: M
         if out[i].score > out[i - 1].score:
             out[i] = dataclasses.replace(out[i], score=out[i - 1].score)
     return out
+
+
+def _earns_a_place(m: Model, view: QueryView, row: int, comps: dict[str, float], articles: np.ndarray,
+                   place: int) -> bool:
+    """An explainer takes an answer article's place only when it shares the question's words
+    and is as close to the question in meaning as the article it would push out (the one at
+    ``place`` in the ranker's order). Every legal text is somewhat near any question for a
+    sentence model, so "near" alone let an explainer on 宪法 displace the 民法典 article a
+    contract question needed."""
+    if place >= articles.size:
+        return True  # fewer articles than places: nothing is pushed out
+    if comps.get("query_sparse", 0.0) <= 0 or not np.any(view.dense):
+        return False
+    dense = m.index.dense_
+    return float(dense[row] @ view.dense) >= float(dense[int(articles[place])] @ view.dense)
 
 
 def compose_articles(cat: Catalog, rows: np.ndarray, scores: np.ndarray, n: int, max_run: int,

@@ -222,6 +222,28 @@ def test_a_campaign_takes_at_most_one_place_and_never_the_answer(law_env):
     assert sum(1 for i in res.items if "国家宪法日专题" in i["reasons"]) <= 1
 
 
+def test_an_explainer_takes_an_article_place_only_when_as_close_to_the_question(law_env):
+    from recommender.answering import _earns_a_place
+
+    model = law_env["trained"]
+    engine = Engine(model, MemoryEvents())
+    res = engine.recommend(RecommendRequest(query="老板拖欠工资三个月了怎么办", k=10), now=NOW)
+    kinds = [i["type"] for i in res.items]
+    assert kinds[0] == "law_article" and "law_article" not in kinds[kinds.index(next(k for k in kinds if k != "law_article")):]
+    others = [i["title"] for i in res.items if i["type"] != "law_article"]
+    assert any("工钱" in t or "工资" in t for t in others), others  # the sample's wage Q&A follows the articles
+    view = engine.query_view(engine.read_text("老板拖欠工资三个月了怎么办"))
+    rows, _ = model.answerer.rank(view, model.catalog.recommendable.copy())
+    cat = model.catalog
+    wage = next(r for r in cat.explanatory_rows if "工钱" in cat.metas[r].title)
+    anthem = next(r for r in cat.explanatory_rows if "国歌" in cat.metas[r].title)
+    comps = {"query_sparse": 0.1}
+    assert _earns_a_place(model, view, int(wage), comps, rows, 7)
+    assert not _earns_a_place(model, view, int(anthem), comps, rows, 7)  # on the anthem: never before a wage article
+    assert not _earns_a_place(model, view, int(wage), {"query_sparse": 0.0}, rows, 7)  # no word of the question
+    assert _earns_a_place(model, view, int(anthem), comps, rows[:3], 7)  # fewer articles than places: none pushed out
+
+
 def test_no_long_runs_of_one_law_unless_the_question_names_it(law_env):
     engine = Engine(law_env["trained"], MemoryEvents())
     res = engine.recommend(RecommendRequest(query="离婚的时候孩子和财产怎么处理", k=10), now=NOW)

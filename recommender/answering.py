@@ -47,10 +47,13 @@ def answer_list(ranker: Ranker, config: AnswerListConfig, ctx: RankContext, m: M
             if len(others) >= config.max_other:
                 break
             c = {name: float(v[i]) for name, v in comps.items()}
+            earns = _earns_a_place(m, view, int(expl[i]), c, rows, k - 1 - len(others))
+            if not earns and c.get("campaign", 0.0) <= 0:
+                continue  # neither a place on the question nor a campaign's: write no reasons
             reasons = ranker.explainer.reasons(ctx, cat, int(expl[i]), c)
             on_question = any(name.startswith("query_") and v > 0 for name, v in c.items()) and \
                 reasons[0].startswith("与您的")
-            if on_question and not _earns_a_place(m, view, int(expl[i]), c, rows, k - 1 - len(others)):
+            if on_question and not earns:
                 continue
             if not on_question:
                 if c.get("campaign", 0.0) <= 0 or from_campaign >= config.max_campaign:

@@ -15,7 +15,6 @@ the build's idf and average length, until the next build re-indexes everything.
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +26,11 @@ import scipy.sparse as sp
 __all__ = ["BM25Index"]
 
 FORMAT_VERSION = 1
+
+
+def _idf(n: int, df: Any) -> Any:
+    """Lucene's idf of tokens in ``df`` documents of ``n`` (a number or an array of them)."""
+    return np.log1p((n - df + 0.5) / (df + 0.5))
 
 
 class BM25Index:
@@ -67,8 +71,7 @@ class BM25Index:
         j = self.vocab_.get(token)
         if j is None:
             return 0.0
-        df = int(self.df_[j])
-        return math.log(1 + (self.n_base_ - df + 0.5) / (df + 0.5))
+        return float(_idf(self.n_base_, self.df_[j]))
 
     def token_ids(self, tokens: Sequence[str]) -> list[int]:
         return [self.vocab_[t] for t in tokens if t in self.vocab_ and t != "\x00"]
@@ -95,8 +98,7 @@ class BM25Index:
         if not ids or not rows.size:
             return out
         w = np.zeros(max(len(self.vocab_), self.df_.size), dtype=np.float32)
-        df = self.df_[ids]
-        w[ids] = np.log1p((self.n_base_ - df + 0.5) / (df + 0.5))
+        w[ids] = _idf(self.n_base_, self.df_[ids])
         base = rows < self.n_base_
         presence = self._presence()
         out[base] = presence[rows[base]] @ w[: presence.shape[1]]
@@ -126,8 +128,7 @@ class BM25Index:
             dl = max(len(toks), 1)
             norm = self.k1 * (1 - self.b + self.b * dl / self.avgdl_)
             for j, tf in sorted(counts.items()):
-                df = int(self.df_[j])
-                idf = math.log(1 + (self.n_base_ - df + 0.5) / (df + 0.5))
+                idf = float(_idf(self.n_base_, self.df_[j]))
                 indices.append(j)
                 data.append(idf * tf / (tf + norm))
             indptr.append(len(indices))

@@ -61,13 +61,7 @@ class _Static:
         self.n_laws = len(catalog.law_ids)
         self.answerable = catalog.is_article & (law_of >= 0) & catalog.recommendable
         rows = np.flatnonzero(catalog.is_article & (law_of >= 0))
-        order = rows[np.argsort(law_of[rows], kind="stable")]
-        self.law_order = order
-        laws_sorted = law_of[order]
-        self.law_starts = np.flatnonzero(np.r_[True, laws_sorted[1:] != laws_sorted[:-1]]) if order.size else \
-            np.zeros(0, dtype=np.int64)
-        self.law_at_start = laws_sorted[self.law_starts] if order.size else np.zeros(0, dtype=np.int64)
-        # Sections (the chapter an article stands in, within its law version) group the same way.
+        # Sections (the chapter an article stands in, within its law version).
         sections: dict[tuple[str | None, str], int] = {}
         sec = np.full(n, -1, dtype=np.int64)
         for r in rows:
@@ -75,12 +69,6 @@ class _Static:
             sec[r] = sections.setdefault((meta.parent_id, meta.section or ""), len(sections))
         self.sec_of = sec
         self.n_secs = len(sections)
-        order = rows[np.argsort(sec[rows], kind="stable")]
-        self.sec_order = order
-        secs_sorted = sec[order]
-        self.sec_starts = np.flatnonzero(np.r_[True, secs_sorted[1:] != secs_sorted[:-1]]) if order.size else \
-            np.zeros(0, dtype=np.int64)
-        self.sec_at_start = secs_sorted[self.sec_starts] if order.size else np.zeros(0, dtype=np.int64)
         length = np.fromiter((m.length for m in metas), dtype=np.float32, count=n)
         no = np.fromiter((m.article_no or 0 for m in metas), dtype=np.float32, count=n)
         cur = rows[catalog.recommendable[rows]]
@@ -118,20 +106,6 @@ class _Static:
         # A name inside a longer name (合同法 in 劳动合同法) is not named by itself.
         return {k for s, e, k in spans if not any(s2 <= s and e <= e2 and (s2, e2) != (s, e) for s2, e2, _ in spans)}
 
-    def law_max(self, scores: np.ndarray) -> np.ndarray:
-        """The best score of each law's articles."""
-        out = np.full(self.n_laws, -np.inf, dtype=np.float32)
-        if self.law_order.size:
-            out[self.law_at_start] = np.maximum.reduceat(scores[self.law_order], self.law_starts)
-        return out
-
-    def section_max(self, scores: np.ndarray) -> np.ndarray:
-        """The best score of each section's articles."""
-        out = np.full(self.n_secs, -np.inf, dtype=np.float32)
-        if self.sec_order.size:
-            out[self.sec_at_start] = np.maximum.reduceat(scores[self.sec_order], self.sec_starts)
-        return out
-
 
 def _relative(scores: np.ndarray, best: float, floor: float) -> np.ndarray:
     """Where a score stands between the ``per_source``-th row's (0) and the best (1): sentence
@@ -140,15 +114,21 @@ def _relative(scores: np.ndarray, best: float, floor: float) -> np.ndarray:
     return np.clip((np.where(np.isfinite(scores), scores, floor) - floor) / span, -1.0, 1.0).astype(np.float32)
 
 
-def _group_rank(maxima: np.ndarray, best: float, floor: float) -> tuple[np.ndarray, np.ndarray]:
+def _group_rank(groups: np.ndarray, scores: np.ndarray, n_groups: int, best: float,
+                floor: float) -> tuple[np.ndarray, np.ndarray]:
     """Each group's best article, relative as :func:`_relative`, and the log of the group's
-    rank (groups with no matching article rank last)."""
-    hit = np.isfinite(maxima) & (maxima > 0)
-    rank = np.full(maxima.size, float(maxima.size), dtype=np.float32)
-    idx = np.flatnonzero(hit)  # sort the groups that matched only (a few of 7,600 chapters)
-    order = idx[np.argsort(-maxima[idx], kind="stable")]
-    rank[order] = np.arange(order.size, dtype=np.float32)
-    return np.where(hit, _relative(maxima, best, floor), -1.0).astype(np.float32), np.log1p(rank)
+    rank, from a stage's top rows (``groups`` and ``scores`` of its rows, best first): a
+    group's first row holds its best score and groups rank in the order they first appear.
+    Groups with no row in the top (of ``rank_depth``) count as unmatched: relative -1 and
+    ranked last. Exact for every group in the top, and ~40 times cheaper than a maximum over
+    the whole catalogue's articles."""
+    valid = groups >= 0
+    found, first = np.unique(groups[valid], return_index=True)
+    rank = np.full(n_groups, float(n_groups), dtype=np.float32)
+    rank[found[np.argsort(first, kind="stable")]] = np.arange(found.size, dtype=np.float32)
+    rel = np.full(n_groups, -1.0, dtype=np.float32)
+    rel[found] = _relative(scores[valid][first], best, floor)
+    return rel, np.log1p(rank)
 
 
 def _static(catalog: Catalog) -> _Static:
@@ -266,8 +246,8 @@ class Answerer:
             rank[top] = np.arange(top.size, dtype=np.float32)
             v = np.where(np.isfinite(s[rows]), s[rows], 0.0)
             cols = [v, _relative(s[rows], best, floor), np.log1p(rank[rows])]
-            for maxima, group in ((st.law_max(s), law), (st.section_max(s), sec)):
-                rel, log_rank = _group_rank(maxima, best, floor)
+            for group_of, group, n_groups in ((self.catalog.law_of, law, st.n_laws), (st.sec_of, sec, st.n_secs)):
+                rel, log_rank = _group_rank(group_of[top], s[top], n_groups, best, floor)
                 cols += [np.where(group >= 0, rel[np.where(group >= 0, group, 0)], -1.0),
                          np.where(group >= 0, log_rank[np.where(group >= 0, group, 0)], 0.0)]
             feats[:, width * k: width * (k + 1)] = np.stack(cols, axis=1)

@@ -277,8 +277,10 @@ class Scorer:
             comp["written_for"] = written.astype(np.float32)
         must = catalog.must_know_matrix(ctx.group_ids)[rows].astype(np.float32)
         if must.any():
-            done = np.fromiter((catalog.metas[r].id in p.completed for r in rows), dtype=bool, count=rows.size)
-            comp["must_know"] = must * ~done
+            if p.completed:
+                done = np.fromiter((catalog.metas[r].id in p.completed for r in rows), dtype=bool, count=rows.size)
+                must = must * ~done
+            comp["must_know"] = must
         if ctx.campaigns:
             comp["campaign"] = campaign_match(ctx, catalog, rows, self.slots.campaign_min_match,
                                               self.slots.campaign_other_share)[0]

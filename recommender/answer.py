@@ -69,6 +69,10 @@ class _Static:
             sec[r] = sections.setdefault((meta.parent_id, meta.section or ""), len(sections))
         self.sec_of = sec
         self.n_secs = len(sections)
+        order = rows[np.argsort(sec[rows], kind="stable")]  # each section's articles, in catalogue order
+        self.sec_rows = order
+        self.sec_ptr = np.searchsorted(sec[order], np.arange(self.n_secs + 1)) if order.size else \
+            np.zeros(self.n_secs + 1, dtype=np.int64)
         length = np.fromiter((m.length for m in metas), dtype=np.float32, count=n)
         no = np.fromiter((m.article_no or 0 for m in metas), dtype=np.float32, count=n)
         cur = rows[catalog.recommendable[rows]]
@@ -114,21 +118,34 @@ def _relative(scores: np.ndarray, best: float, floor: float) -> np.ndarray:
     return np.clip((np.where(np.isfinite(scores), scores, floor) - floor) / span, -1.0, 1.0).astype(np.float32)
 
 
-def _group_rank(groups: np.ndarray, scores: np.ndarray, n_groups: int, best: float,
-                floor: float) -> tuple[np.ndarray, np.ndarray]:
-    """Each group's best article, relative as :func:`_relative`, and the log of the group's
-    rank, from a stage's top rows (``groups`` and ``scores`` of its rows, best first): a
-    group's first row holds its best score and groups rank in the order they first appear.
-    Groups with no row in the top (of ``rank_depth``) count as unmatched: relative -1 and
-    ranked last. Exact for every group in the top, and ~40 times cheaper than a maximum over
-    the whole catalogue's articles."""
-    valid = groups >= 0
-    found, first = np.unique(groups[valid], return_index=True)
-    rank = np.full(n_groups, float(n_groups), dtype=np.float32)
-    rank[found[np.argsort(first, kind="stable")]] = np.arange(found.size, dtype=np.float32)
-    rel = np.full(n_groups, -1.0, dtype=np.float32)
-    rel[found] = _relative(scores[valid][first], best, floor)
-    return rel, np.log1p(rank)
+class _GroupOrder:
+    """The groups (laws or chapters) of a stage's top rows (best first), in the order of each
+    group's first row there: that row holds the group's best score. Groups with no row in the
+    top (of ``rank_depth``) count as unmatched. Exact for every group in the top, and far
+    cheaper than a maximum over the whole catalogue's articles."""
+
+    def __init__(self, groups: np.ndarray, scores: np.ndarray) -> None:
+        valid = groups >= 0
+        self.found, first = np.unique(groups[valid], return_index=True)  # sorted group ids
+        self.best = scores[valid][first]  # each found group's best score
+        order = np.argsort(first, kind="stable")
+        self.ordered = self.found[order]  # found groups, best first
+        self.rank = np.empty(self.found.size, dtype=np.float32)
+        self.rank[order] = np.arange(self.found.size, dtype=np.float32)
+
+    def features(self, group: np.ndarray, n_groups: int, best: float, floor: float) -> tuple[np.ndarray, np.ndarray]:
+        """For rows of ``group``: their group's best, relative as :func:`_relative` (-1 when
+        unmatched), and the log of the group's rank (unmatched groups rank last; rows of no
+        group get 0)."""
+        unmatched = np.float32(np.log1p(n_groups))
+        if not self.found.size:
+            return (np.full(group.size, -1.0, dtype=np.float32),
+                    np.where(group >= 0, unmatched, 0.0).astype(np.float32))
+        pos = np.minimum(np.searchsorted(self.found, group), self.found.size - 1)
+        hit = (group >= 0) & (self.found[pos] == group)
+        rel = np.where(hit, _relative(self.best[pos], best, floor), -1.0).astype(np.float32)
+        log_rank = np.where(hit, np.log1p(self.rank[pos]), np.where(group >= 0, unmatched, 0.0))
+        return rel, log_rank.astype(np.float32)
 
 
 def _static(catalog: Catalog) -> _Static:
@@ -216,6 +233,7 @@ class Answerer:
         depth = min(cfg.rank_depth, int(allowed.sum()))
         picks: list[np.ndarray] = []
         ranked: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        orders: dict[str, tuple[_GroupOrder, _GroupOrder]] = {}
         for name in SOURCES:
             s = np.where(allowed, scores[name][:n], -np.inf).astype(np.float32)
             # Only rows with a positive score rank (BM25 and TF-IDF are zero for most rows,
@@ -226,8 +244,11 @@ class Answerer:
                 top = hits[np.argpartition(-s[hits], depth - 1)[:depth]]
             top = top[np.argsort(-s[top], kind="stable")][:depth]
             ranked[name] = (s, top)
+            orders[name] = (_GroupOrder(self.catalog.law_of[top], s[top]), _GroupOrder(st.sec_of[top], s[top]))
             overrides: dict[str, int] = {str(k): v for k, v in cfg.per_source_overrides.items()}
             picks.append(top[: overrides.get(name, cfg.per_source)])
+        if cfg.expand_sections:
+            picks.append(self._section_rows([orders[name][1] for name in SOURCES], allowed))
         candidates = np.unique(np.concatenate(picks)) if picks else np.zeros(0, dtype=np.int64)
         rows = candidates if extra_rows is None else np.union1d(candidates, extra_rows[allowed[extra_rows]])
         dense = ranked["dense"][0]
@@ -246,10 +267,8 @@ class Answerer:
             rank[top] = np.arange(top.size, dtype=np.float32)
             v = np.where(np.isfinite(s[rows]), s[rows], 0.0)
             cols = [v, _relative(s[rows], best, floor), np.log1p(rank[rows])]
-            for group_of, group, n_groups in ((self.catalog.law_of, law, st.n_laws), (st.sec_of, sec, st.n_secs)):
-                rel, log_rank = _group_rank(group_of[top], s[top], n_groups, best, floor)
-                cols += [np.where(group >= 0, rel[np.where(group >= 0, group, 0)], -1.0),
-                         np.where(group >= 0, log_rank[np.where(group >= 0, group, 0)], 0.0)]
+            for order, group, n_groups in ((orders[name][0], law, st.n_laws), (orders[name][1], sec, st.n_secs)):
+                cols += order.features(group, n_groups, best, floor)
             feats[:, width * k: width * (k + 1)] = np.stack(cols, axis=1)
             fused += 1.0 / (cfg.rrf_k + rank[rows])
         extra = np.zeros((rows.size, 4), dtype=np.float32)
@@ -260,6 +279,22 @@ class Answerer:
             extra[:, 2] = np.where(sec >= 0, sec_c[np.where(sec >= 0, sec, 0)] @ q.dense, 0.0)
             extra[:, 3] = np.where(law >= 0, law_c[np.where(law >= 0, law, 0)] @ q.dense, 0.0)
         return Prepared(candidates, rows, feats, st.named_laws(q.text), fused, extra)
+
+    def _section_rows(self, orders: list[_GroupOrder], allowed: np.ndarray) -> np.ndarray:
+        """The allowed articles of the ``expand_sections`` chapters the stages rank first
+        together (reciprocal-rank fusion of each stage's order of chapters), of chapters no
+        longer than ``expand_max``."""
+        st, cfg = self.static, self.config
+        fused = np.zeros(st.n_secs, dtype=np.float32)
+        for order in orders:
+            fused[order.ordered] += 1.0 / (cfg.rrf_k + np.arange(order.ordered.size, dtype=np.float32))
+        sizes = st.sec_ptr[1:] - st.sec_ptr[:-1]
+        hit = np.flatnonzero((fused > 0) & (sizes <= cfg.expand_max))
+        best = hit[np.argsort(-fused[hit], kind="stable")][: cfg.expand_sections]
+        if not best.size:
+            return np.zeros(0, dtype=np.int64)
+        out = np.concatenate([st.sec_rows[st.sec_ptr[c]: st.sec_ptr[c + 1]] for c in best])
+        return out[allowed[out]]
 
     def _centroids(self) -> tuple[np.ndarray, np.ndarray]:
         """Unit mean dense vector of each section's and each law's current articles."""
@@ -338,7 +373,7 @@ class Answerer:
             sec = self.static.sec_of[rows]
             memf[:, 6] = np.where(sec >= 0, nb.section_votes[np.where(sec >= 0, sec, 0)], 0.0)
         qt = q.topics / (np.linalg.norm(q.topics) or 1.0)
-        named = np.fromiter((int(x) in p.named for x in law), dtype=np.float32, count=rows.size)
+        named = np.isin(law, np.fromiter(p.named, dtype=np.int64, count=len(p.named))).astype(np.float32)
         X = np.hstack([p.features[keep], memf, (self.catalog.topics_unit[rows] @ qt)[:, None],
                        self.static.static[rows], named[:, None], p.extra[keep]]).astype(np.float32)
         return rows, X

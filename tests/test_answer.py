@@ -312,3 +312,29 @@ def test_a_question_no_law_speaks_to_gets_no_article(law_env):
     engine = Engine(law_env["trained"], MemoryEvents())
     res = engine.recommend(RecommendRequest(query="周末天气很好，去哪个公园散步看花", k=10), now=NOW)
     assert not [i for i in res.items if any(r.startswith("与您的问题相关：") for r in i["reasons"])], res.items[:3]
+
+
+def test_the_chapters_the_stages_rank_first_bring_all_their_articles(law_env):
+    """A question on overtime shares words with one article of 劳动合同法's chapter on
+    performance; expanding the best chapter brings its other articles in as candidates (the
+    general ones an answer cites), and a chapter longer than ``expand_max`` is not expanded."""
+    from recommender.answer_model import AnswerConfig
+
+    m = law_env["plain"]
+    engine = Engine(m, MemoryEvents())
+    view = engine.query_view(engine.read_text("公司天天让加班不给加班费"))
+    allowed = m.catalog.recommendable & m.answerer.static.answerable
+    chapter = {m.catalog.metas[r].article_label for r in np.flatnonzero(allowed)
+               if m.catalog.metas[r].law_title == "劳动合同法"}
+    assert len(chapter) == 5
+
+    def candidates(**over):
+        cfg = AnswerConfig(per_source=1, **over)
+        a = Answerer(m.catalog, m.index, m.bm25, AnswerModel(cfg), ivf=m.answerer.ivf)
+        rows = a.prepare(view, allowed).candidates
+        return {m.catalog.metas[r].article_label for r in rows if m.catalog.metas[r].law_title == "劳动合同法"}
+
+    assert "第三十一条" in candidates(expand_sections=0)
+    assert candidates(expand_sections=0) != chapter
+    assert candidates(expand_sections=1) == chapter
+    assert candidates(expand_sections=1, expand_max=4) == candidates(expand_sections=0)

@@ -80,12 +80,23 @@ class _Static:
         np.maximum.at(law_max_no, law_of[cur], no[cur])
         law_size = np.bincount(law_of[cur], minlength=self.n_laws).astype(np.float32)
         safe_law = np.where(law_of >= 0, law_of, 0)
+        # Where an article stands in its chapter (0 first, 1 last) and the chapter's size: a
+        # chapter's first articles state its general rules (第一千零四条 自然人享有健康权).
+        by_no = rows[np.lexsort((no[rows], sec[rows]))]
+        sec_size = np.diff(self.sec_ptr).astype(np.float32)
+        place = np.zeros(n, dtype=np.float32)
+        size = np.zeros(n, dtype=np.float32)
+        if by_no.size:
+            s_of = sec[by_no]
+            place[by_no] = (np.arange(by_no.size) - self.sec_ptr[s_of]) / np.maximum(sec_size[s_of] - 1, 1)
+            size[by_no] = np.log1p(sec_size[s_of])
         self.static = np.stack([
             np.log1p(length),
             np.where(law_of >= 0, no / law_max_no[safe_law], 0.0),
             np.where(law_of >= 0, np.log1p(law_size[safe_law]), 0.0),
             np.fromiter((m.law_title == "民法典" for m in metas), dtype=np.float32, count=n),
             np.fromiter((m.legal_level == "司法解释" for m in metas), dtype=np.float32, count=n),
+            place, size,
         ], axis=1).astype(np.float32)
         self.law_titles = {t: k for t, k in catalog.law_ids.items()}
         self._automaton: Any = None

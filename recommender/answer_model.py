@@ -86,7 +86,8 @@ FEATURE_NAMES: list[str] = [
     *(f"{s}_{f}" for s in SOURCES for f in PER_SOURCE),
     "knn_dense_article", "knn_dense_law", "knn_tfidf_article", "knn_tfidf_law",
     "prior_article", "prior_law", "knn_dense_section", "query_topic",
-    "log_length", "position", "log_law_size", "civil_code", "interpretation", "law_named",
+    "log_length", "position", "log_law_size", "civil_code", "interpretation", "chapter_place",
+    "log_chapter_size", "law_named",
     "bm25_coverage", "bm25_lexicon_coverage", "dense_section", "dense_law",
 ]
 

@@ -26,7 +26,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-__all__ = ["ENCODERS", "EmbeddingCache", "SentenceModel", "clip", "default_cache_path", "embed_passages", "sentence_model"]
+__all__ = ["ENCODERS", "EmbeddingCache", "SentenceModel", "clip", "default_cache_path", "dense_part", "embed_passages",
+           "sentence_model"]
 
 ENCODERS = ("use", "e5")
 
@@ -50,6 +51,15 @@ def clip(model: SentenceModel, text: str) -> str:
     character law took 20 s, its first 600 characters 1 s), for a vector that differs little
     (cosine 0.975 to its first 1,000 characters). A whole law is its title and first articles."""
     return text if len(text) <= model.max_chars else text[: model.max_chars]
+
+
+def dense_part(text: str, max_chars: int) -> str:
+    """The part of a question its sentence vector reads: all of it up to ``max_chars``, else
+    its first 5/8 and its last 3/8 (a long question tells its story first and asks at the end)."""
+    if len(text) <= max_chars:
+        return text
+    tail = max_chars * 3 // 8
+    return text[: max_chars - tail] + text[len(text) - tail:]
 
 
 class _Use:

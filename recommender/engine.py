@@ -33,6 +33,7 @@ from recommender.catalog import Catalog, ItemMeta, serving_topics, top_predictio
 from recommender.classify import model_context, model_text
 from recommender.config import PipelineConfig
 from recommender.coreading import CoReading
+from recommender.embed import dense_part
 from recommender.inputs import RecommendRequest
 from recommender.model import Model
 from recommender.profiles import GroupPriors, ProfileBuilder, QuerySignal, TextSignal, UserProfile
@@ -129,7 +130,7 @@ class Engine:
         expanded = m.expander.expand(text)
         tokens = m.tokenizer.tokenize(expanded)
         sparse = m.index.vectorize([tokens])
-        dense = m.index.embed_query(tokens, text)
+        dense = m.index.embed_query(tokens, dense_part(text, self.config.profile.query_dense_chars))
         probs = m.classifier.predict_proba([text])[0].astype(np.float32)
         hints = np.zeros_like(probs)
         for _, _, topics in m.expander.matches(text):

@@ -123,3 +123,14 @@ def test_sentence_backends_shipped_in_their_wheels(tokenizer, tmp_path, backend)
     assert np.array_equal(loaded.dense_, idx.dense_)
     q = "草场流转合同"
     assert np.allclose(loaded.embed_query(tokenizer.tokenize(q), q), idx.embed_query(tokenizer.tokenize(q), q))
+
+
+def test_a_long_question_vector_reads_its_start_and_its_end():
+    """The sentence vector of a question longer than ``profile.query_dense_chars`` reads its
+    first 5/8 and last 3/8 (the story, then the question); a short one is read whole."""
+    from recommender.embed import dense_part
+
+    story = "我在一家工厂上班三年了，" * 10 + "老板一直拖欠工资，请问我可以去哪里投诉？"
+    part = dense_part(story, 64)
+    assert len(part) == 64 and part.startswith("我在一家工厂上班三年了") and part.endswith("请问我可以去哪里投诉？")
+    assert dense_part("老板拖欠工资怎么办", 64) == "老板拖欠工资怎么办"

@@ -203,7 +203,8 @@ class Answerer:
         self.ivf = ivf
         self.config = model.config if model is not None else AnswerConfig()
         self.static = _static(catalog)
-        self.memory_rows = MemoryRows(model.memory, catalog) if model is not None and model.memory is not None else None
+        self.memory_rows = MemoryRows(model.memory, catalog, index.dense_, self.config.adapter_lambda) \
+            if model is not None and model.memory is not None else None
         self._cent: tuple[np.ndarray, np.ndarray] | None = None
 
     # -- first stages ----------------------------------------------------------------------------
@@ -356,6 +357,7 @@ class Answerer:
                 np.add.at(secs, self.static.sec_of[voted][self.static.sec_of[voted] >= 0],
                           art[voted][self.static.sec_of[voted] >= 0])
                 nb.section_votes = secs
+        nb.adapted = mem.adapted(q.dense, exclude)
         art0 = nb.votes[0][0]
         voted = np.flatnonzero(art0)
         nb.brought = voted[np.argsort(-art0[voted], kind="stable")][: cfg.knn_candidates]
@@ -385,8 +387,14 @@ class Answerer:
             memf[:, 6] = np.where(sec >= 0, nb.section_votes[np.where(sec >= 0, sec, 0)], 0.0)
         qt = q.topics / (np.linalg.norm(q.topics) or 1.0)
         named = np.isin(law, np.fromiter(p.named, dtype=np.int64, count=len(p.named))).astype(np.float32)
+        adapted = np.zeros((rows.size, 2), dtype=np.float32)
+        if nb.adapted is not None and rows.size:
+            s = self.index.dense_[rows] @ nb.adapted
+            rank = np.empty(rows.size, dtype=np.float32)
+            rank[np.argsort(-s, kind="stable")] = np.arange(rows.size, dtype=np.float32)
+            adapted[:, 0], adapted[:, 1] = s, np.log1p(rank)
         X = np.hstack([p.features[keep], memf, (self.catalog.topics_unit[rows] @ qt)[:, None],
-                       self.static.static[rows], named[:, None], p.extra[keep]]).astype(np.float32)
+                       self.static.static[rows], named[:, None], p.extra[keep], adapted]).astype(np.float32)
         return rows, X
 
     # -- answering --------------------------------------------------------------------------------
@@ -436,4 +444,5 @@ class _Neighbours:
     law_count: np.ndarray | None = None
     section_votes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     vouched: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # gold of close questions
+    adapted: np.ndarray | None = None  # the question through the memory's query adapter
 

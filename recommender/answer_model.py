@@ -57,6 +57,10 @@ class AnswerConfig(JsonConfig):
     # -> 0.864 (40); the articles held by the candidates 0.828 -> 0.846 -> 0.860 -> 0.870.
     expand_sections: int = Field(10, ge=0, le=1000)
     expand_max: int = Field(40, ge=1, le=100_000)
+    # A query adapter fitted on the labelled questions (see ``MemoryRows``): ridge strength
+    # towards the identity map; 0 turns it off. Stored folds, ranker alone: nDCG@10 0.519 ->
+    # 0.530, MRR@10 0.529 -> 0.544, recall@100 0.858 -> 0.863 (λ 0.3).
+    adapter_lambda: float = Field(0.3, ge=0.0, le=1000.0)
     knn: int = Field(10, ge=1, le=1000)  # labelled questions consulted for a new one
     knn_candidates: int = Field(50, ge=0, le=100_000)  # articles those questions bring in as candidates
     rrf_k: float = Field(60.0, gt=0.0)  # reciprocal-rank fusion when no ranker is trained
@@ -89,6 +93,7 @@ FEATURE_NAMES: list[str] = [
     "log_length", "position", "log_law_size", "civil_code", "interpretation", "chapter_place",
     "log_chapter_size", "law_named",
     "bm25_coverage", "bm25_lexicon_coverage", "dense_section", "dense_law",
+    "adapted_dense", "adapted_log_rank",
 ]
 
 
@@ -153,10 +158,22 @@ def _pair_quantile(x: np.ndarray | sp.csr_matrix, q: float = 90.0, pairs: int = 
     return float(np.percentile(sims, q))
 
 
-class MemoryRows:
-    """A memory resolved against one catalogue: gold rows, article and law counts."""
+ADAPTER_FOLDS = 5
 
-    def __init__(self, memory: QuestionMemory, catalog: Catalog) -> None:
+
+class MemoryRows:
+    """A memory resolved against one catalogue: gold rows, article and law counts, and the
+    query adapter.
+
+    The adapter is a linear map W of question vectors towards the mean vector of their gold
+    articles, ridge-regularised towards the identity: W = (QᵀQ + λI)⁻¹(QᵀA + λI), fitted on the
+    remembered questions (a few ms for 500). A question's adapted vector reads the articles the
+    way labelled answers did: "吃了不合格食品腹泻" moves towards 健康权. For a remembered
+    question itself (training), W comes from the other ``ADAPTER_FOLDS - 1`` fifths of the
+    memory, so the ranker learns how far an adapted vector can be trusted on a new question."""
+
+    def __init__(self, memory: QuestionMemory, catalog: Catalog, dense: np.ndarray | None = None,
+                 adapter_lambda: float = 0.0) -> None:
         self.memory = memory
         n_laws = len(catalog.law_ids)
         self.gold_rows = [np.asarray([catalog.row_of[i] for i in g if i in catalog.row_of], dtype=np.int64)
@@ -167,6 +184,34 @@ class MemoryRows:
         for r, laws in zip(self.gold_rows, self.gold_laws, strict=True):
             np.add.at(self.art_count, r, 1.0)
             np.add.at(self.law_count, laws, 1.0)
+        self.adapter: np.ndarray | None = None
+        self.fold_adapters: list[np.ndarray] = []
+        if dense is not None and adapter_lambda > 0 and len(memory) and memory.dense.shape[1] == dense.shape[1]:
+            has = np.fromiter((r.size > 0 for r in self.gold_rows), dtype=bool, count=len(self.gold_rows))
+            target = np.zeros_like(memory.dense, dtype=np.float32)
+            for i in np.flatnonzero(has):
+                target[i] = dense[self.gold_rows[i]].mean(axis=0)
+            target /= np.maximum(np.linalg.norm(target, axis=1, keepdims=True), 1e-9)
+            part = np.arange(len(memory)) % ADAPTER_FOLDS
+            self.adapter = _ridge_map(memory.dense[has], target[has], adapter_lambda)
+            self.fold_adapters = [_ridge_map(memory.dense[has & (part != k)], target[has & (part != k)], adapter_lambda)
+                                  for k in range(ADAPTER_FOLDS)]
+
+    def adapted(self, query: np.ndarray, exclude: int | None = None) -> np.ndarray | None:
+        """The question's adapted unit vector (for remembered question ``exclude``: by the map
+        fitted without its fifth of the memory), or None without an adapter."""
+        if self.adapter is None or not np.any(query):
+            return None
+        w = self.adapter if exclude is None else self.fold_adapters[exclude % ADAPTER_FOLDS]
+        v = np.asarray(query, dtype=np.float32) @ w
+        return (v / max(float(np.linalg.norm(v)), 1e-9)).astype(np.float32)
+
+
+def _ridge_map(q: np.ndarray, target: np.ndarray, lam: float) -> np.ndarray:
+    """argmin_W |QW - A|² + λ|W - I|²."""
+    eye = np.eye(q.shape[1], dtype=np.float64)
+    q64 = q.astype(np.float64)
+    return np.linalg.solve(q64.T @ q64 + lam * eye, q64.T @ target.astype(np.float64) + lam * eye).astype(np.float32)
 
 
 # --------------------------------------------------------------------------- the trained part

@@ -65,7 +65,7 @@ def _fit_booster(answerer: Answerer, ts: TrainingSet, train: Sequence[int], conf
     import lightgbm as lgb
 
     memory = ts.memory.subset(train)
-    mem = MemoryRows(memory, answerer.catalog)
+    mem = MemoryRows(memory, answerer.catalog, answerer.index.dense_, config.adapter_lambda)
     Xs, ys, groups = [], [], []
     for local, i in enumerate(train):
         nb = answerer.neighbours(ts.views[i], mem, exclude=local)

@@ -338,3 +338,26 @@ def test_the_chapters_the_stages_rank_first_bring_all_their_articles(law_env):
     assert candidates(expand_sections=0) != chapter
     assert candidates(expand_sections=1) == chapter
     assert candidates(expand_sections=1, expand_max=4) == candidates(expand_sections=0)
+
+
+def test_the_query_adapter_moves_questions_towards_the_articles_that_answered_them(law_env):
+    """The memory's adapter (a ridge map of question vectors towards their gold articles')
+    brings remembered questions closer to their answers, also with the map fitted without the
+    question itself (what training reads), and is rebuilt identically when the model loads."""
+    m = law_env["trained"]
+    mem = m.answerer.memory_rows
+    assert mem is not None and mem.adapter is not None and len(mem.fold_adapters) == 5
+    dense = m.index.dense_
+    raw, adapted, held_out = [], [], []
+    for i, q in enumerate(mem.memory.dense):
+        gold = dense[mem.gold_rows[i]].mean(axis=0)
+        gold /= np.linalg.norm(gold)
+        raw.append(float(q @ gold))
+        adapted.append(float(mem.adapted(q) @ gold))
+        held_out.append(float(mem.adapted(q, exclude=i) @ gold))
+    assert np.mean(adapted) > np.mean(held_out) > np.mean(raw), (np.mean(raw), np.mean(held_out), np.mean(adapted))
+    again = load_model(law_env["models"] / m.version).answerer.memory_rows
+    assert np.array_equal(again.adapter, mem.adapter)
+    off = Answerer(m.catalog, m.index, m.bm25, m.answer.__class__(m.answer.config.model_copy(update={"adapter_lambda": 0.0}),
+                                                                  m.answer.booster, m.answer.memory))
+    assert off.memory_rows is not None and off.memory_rows.adapted(mem.memory.dense[0]) is None

@@ -83,7 +83,7 @@ class _Static:
         # Where an article stands in its chapter (0 first, 1 last) and the chapter's size: a
         # chapter's first articles state its general rules (第一千零四条 自然人享有健康权).
         by_no = rows[np.lexsort((no[rows], sec[rows]))]
-        sec_size = np.diff(self.sec_ptr).astype(np.float32)
+        self.sec_size = sec_size = np.diff(self.sec_ptr)
         place = np.zeros(n, dtype=np.float32)
         size = np.zeros(n, dtype=np.float32)
         if by_no.size:
@@ -300,8 +300,7 @@ class Answerer:
         fused = np.zeros(st.n_secs, dtype=np.float32)
         for order in orders:
             fused[order.ordered] += 1.0 / (cfg.rrf_k + np.arange(order.ordered.size, dtype=np.float32))
-        sizes = st.sec_ptr[1:] - st.sec_ptr[:-1]
-        hit = np.flatnonzero((fused > 0) & (sizes <= cfg.expand_max))
+        hit = np.flatnonzero((fused > 0) & (st.sec_size <= cfg.expand_max))
         best = hit[np.argsort(-fused[hit], kind="stable")][: cfg.expand_sections]
         if not best.size:
             return np.zeros(0, dtype=np.int64)

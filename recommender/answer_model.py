@@ -185,17 +185,23 @@ class MemoryRows:
             np.add.at(self.art_count, r, 1.0)
             np.add.at(self.law_count, laws, 1.0)
         self.adapter: np.ndarray | None = None
-        self.fold_adapters: list[np.ndarray] = []
+        self._fold_adapters: list[np.ndarray] = []
         if dense is not None and adapter_lambda > 0 and len(memory) and memory.dense.shape[1] == dense.shape[1]:
             has = np.fromiter((r.size > 0 for r in self.gold_rows), dtype=bool, count=len(self.gold_rows))
             target = np.zeros_like(memory.dense, dtype=np.float32)
             for i in np.flatnonzero(has):
                 target[i] = dense[self.gold_rows[i]].mean(axis=0)
             target /= np.maximum(np.linalg.norm(target, axis=1, keepdims=True), 1e-9)
-            part = np.arange(len(memory)) % ADAPTER_FOLDS
+            self._fit = (memory.dense[has], target[has], np.flatnonzero(has) % ADAPTER_FOLDS, adapter_lambda)
             self.adapter = _ridge_map(memory.dense[has], target[has], adapter_lambda)
-            self.fold_adapters = [_ridge_map(memory.dense[has & (part != k)], target[has & (part != k)], adapter_lambda)
-                                  for k in range(ADAPTER_FOLDS)]
+
+    @property
+    def fold_adapters(self) -> list[np.ndarray]:
+        """The maps fitted without each fifth of the memory (made when training first asks)."""
+        if self.adapter is not None and not self._fold_adapters:
+            q, target, part, lam = self._fit
+            self._fold_adapters = [_ridge_map(q[part != k], target[part != k], lam) for k in range(ADAPTER_FOLDS)]
+        return self._fold_adapters
 
     def adapted(self, query: np.ndarray, exclude: int | None = None) -> np.ndarray | None:
         """The question's adapted unit vector (for remembered question ``exclude``: by the map

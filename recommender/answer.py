@@ -32,139 +32,20 @@ the labelled questions and the figures :mod:`recommender.answer_labels`.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from recommender.ann import IVFIndex
 from recommender.answer_model import FEATURE_NAMES, PER_SOURCE, SOURCES, AnswerConfig, AnswerModel, MemoryRows
+from recommender.answer_static import GroupOrder, relative, static_arrays
 from recommender.bm25 import BM25Index
 from recommender.catalog import Catalog
 from recommender.index import ItemIndex
 
 __all__ = ["Answerer", "Prepared", "QueryView", "supported"]
 
-
-# --------------------------------------------------------------------------- per-model arrays
-
-
-class _Static:
-    """Arrays of one catalogue that every answer reads (built once per catalogue)."""
-
-    def __init__(self, catalog: Catalog) -> None:
-        n = len(catalog)
-        metas = catalog.metas
-        law_of = catalog.law_of
-        self.n_laws = len(catalog.law_ids)
-        self.answerable = catalog.is_article & (law_of >= 0) & catalog.recommendable
-        rows = np.flatnonzero(catalog.is_article & (law_of >= 0))
-        # Sections (the chapter an article stands in, within its law version).
-        sections: dict[tuple[str | None, str], int] = {}
-        sec = np.full(n, -1, dtype=np.int64)
-        for r in rows:
-            meta = metas[r]
-            sec[r] = sections.setdefault((meta.parent_id, meta.section or ""), len(sections))
-        self.sec_of = sec
-        self.n_secs = len(sections)
-        order = rows[np.argsort(sec[rows], kind="stable")]  # each section's articles, in catalogue order
-        self.sec_rows = order
-        self.sec_ptr = np.searchsorted(sec[order], np.arange(self.n_secs + 1)) if order.size else \
-            np.zeros(self.n_secs + 1, dtype=np.int64)
-        length = np.fromiter((m.length for m in metas), dtype=np.float32, count=n)
-        no = np.fromiter((m.article_no or 0 for m in metas), dtype=np.float32, count=n)
-        cur = rows[catalog.recommendable[rows]]
-        law_max_no = np.ones(self.n_laws, dtype=np.float32)
-        np.maximum.at(law_max_no, law_of[cur], no[cur])
-        law_size = np.bincount(law_of[cur], minlength=self.n_laws).astype(np.float32)
-        safe_law = np.where(law_of >= 0, law_of, 0)
-        # Where an article stands in its chapter (0 first, 1 last) and the chapter's size: a
-        # chapter's first articles state its general rules (第一千零四条 自然人享有健康权).
-        by_no = rows[np.lexsort((no[rows], sec[rows]))]
-        self.sec_size = sec_size = np.diff(self.sec_ptr)
-        place = np.zeros(n, dtype=np.float32)
-        size = np.zeros(n, dtype=np.float32)
-        if by_no.size:
-            s_of = sec[by_no]
-            place[by_no] = (np.arange(by_no.size) - self.sec_ptr[s_of]) / np.maximum(sec_size[s_of] - 1, 1)
-            size[by_no] = np.log1p(sec_size[s_of])
-        self.static = np.stack([
-            np.log1p(length),
-            np.where(law_of >= 0, no / law_max_no[safe_law], 0.0),
-            np.where(law_of >= 0, np.log1p(law_size[safe_law]), 0.0),
-            np.fromiter((m.law_title == "民法典" for m in metas), dtype=np.float32, count=n),
-            np.fromiter((m.legal_level == "司法解释" for m in metas), dtype=np.float32, count=n),
-            place, size,
-        ], axis=1).astype(np.float32)
-        self.law_titles = {t: k for t, k in catalog.law_ids.items()}
-        self._automaton: Any = None
-
-    def named_laws(self, text: str) -> set[int]:
-        """Laws the question names by their full short title (劳动合同法, 民法典)."""
-        if self._automaton is None:
-            import ahocorasick
-
-            auto = ahocorasick.Automaton()
-            for title, k in self.law_titles.items():
-                name = re.sub(r"[（(][^）)]*[）)]", "", title)
-                if len(name) >= 3:
-                    auto.add_word(name, (len(name), k))
-            if len(auto):
-                auto.make_automaton()
-            self._automaton = auto
-        auto = self._automaton
-        if auto.kind != 2:  # not built (no law titles)
-            return set()
-        spans = [(end - ln + 1, end, k) for end, (ln, k) in auto.iter(text)]
-        # A name inside a longer name (合同法 in 劳动合同法) is not named by itself.
-        return {k for s, e, k in spans if not any(s2 <= s and e <= e2 and (s2, e2) != (s, e) for s2, e2, _ in spans)}
-
-
-def _relative(scores: np.ndarray, best: float, floor: float) -> np.ndarray:
-    """Where a score stands between the ``per_source``-th row's (0) and the best (1): sentence
-    model cosines are bunched (0.8-0.9 for any legal text), so a ratio to the best says little."""
-    span = best - floor if best > floor else 1.0
-    return np.clip((np.where(np.isfinite(scores), scores, floor) - floor) / span, -1.0, 1.0).astype(np.float32)
-
-
-class _GroupOrder:
-    """The groups (laws or chapters) of a stage's top rows (best first), in the order of each
-    group's first row there: that row holds the group's best score. Groups with no row in the
-    top (of ``rank_depth``) count as unmatched. Exact for every group in the top, and far
-    cheaper than a maximum over the whole catalogue's articles."""
-
-    def __init__(self, groups: np.ndarray, scores: np.ndarray) -> None:
-        valid = groups >= 0
-        self.found, first = np.unique(groups[valid], return_index=True)  # sorted group ids
-        self.best = scores[valid][first]  # each found group's best score
-        order = np.argsort(first, kind="stable")
-        self.ordered = self.found[order]  # found groups, best first
-        self.rank = np.empty(self.found.size, dtype=np.float32)
-        self.rank[order] = np.arange(self.found.size, dtype=np.float32)
-
-    def features(self, group: np.ndarray, n_groups: int, best: float, floor: float) -> tuple[np.ndarray, np.ndarray]:
-        """For rows of ``group``: their group's best, relative as :func:`_relative` (-1 when
-        unmatched), and the log of the group's rank (unmatched groups rank last; rows of no
-        group get 0)."""
-        unmatched = np.float32(np.log1p(n_groups))
-        if not self.found.size:
-            return (np.full(group.size, -1.0, dtype=np.float32),
-                    np.where(group >= 0, unmatched, 0.0).astype(np.float32))
-        pos = np.minimum(np.searchsorted(self.found, group), self.found.size - 1)
-        hit = (group >= 0) & (self.found[pos] == group)
-        rel = np.where(hit, _relative(self.best[pos], best, floor), -1.0).astype(np.float32)
-        log_rank = np.where(hit, np.log1p(self.rank[pos]), np.where(group >= 0, unmatched, 0.0))
-        return rel, log_rank.astype(np.float32)
-
-
-def _static(catalog: Catalog) -> _Static:
-    cached = getattr(catalog, "_answer_static", None)
-    if cached is None:
-        cached = _Static(catalog)
-        catalog._answer_static = cached  # type: ignore[attr-defined]
-    return cached
 
 @dataclass
 class QueryView:
@@ -202,7 +83,7 @@ class Answerer:
         self.model = model
         self.ivf = ivf
         self.config = model.config if model is not None else AnswerConfig()
-        self.static = _static(catalog)
+        self.static = static_arrays(catalog)
         self.memory_rows = MemoryRows(model.memory, catalog, index.dense_, self.config.adapter_lambda) \
             if model is not None and model.memory is not None else None
         self._cent: tuple[np.ndarray, np.ndarray] | None = None
@@ -245,7 +126,7 @@ class Answerer:
         depth = min(cfg.rank_depth, int(allowed.sum()))
         picks: list[np.ndarray] = []
         ranked: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        orders: dict[str, tuple[_GroupOrder, _GroupOrder]] = {}
+        orders: dict[str, tuple[GroupOrder, GroupOrder]] = {}
         for name in SOURCES:
             s = np.where(allowed, scores[name][:n], -np.inf).astype(np.float32)
             # Only rows with a positive score rank (BM25 and TF-IDF are zero for most rows,
@@ -256,7 +137,7 @@ class Answerer:
                 top = hits[np.argpartition(-s[hits], depth - 1)[:depth]]
             top = top[np.argsort(-s[top], kind="stable")][:depth]
             ranked[name] = (s, top)
-            orders[name] = (_GroupOrder(self.catalog.law_of[top], s[top]), _GroupOrder(st.sec_of[top], s[top]))
+            orders[name] = (GroupOrder(self.catalog.law_of[top], s[top]), GroupOrder(st.sec_of[top], s[top]))
             overrides: dict[str, int] = {str(k): v for k, v in cfg.per_source_overrides.items()}
             picks.append(top[: overrides.get(name, cfg.per_source)])
         if cfg.expand_sections:
@@ -278,7 +159,7 @@ class Answerer:
             rank = np.full(n, cfg.rank_depth, dtype=np.float32)
             rank[top] = np.arange(top.size, dtype=np.float32)
             v = np.where(np.isfinite(s[rows]), s[rows], 0.0)
-            cols = [v, _relative(s[rows], best, floor), np.log1p(rank[rows])]
+            cols = [v, relative(s[rows], best, floor), np.log1p(rank[rows])]
             for order, group, n_groups in ((orders[name][0], law, st.n_laws), (orders[name][1], sec, st.n_secs)):
                 cols += order.features(group, n_groups, best, floor)
             feats[:, width * k: width * (k + 1)] = np.stack(cols, axis=1)
@@ -292,7 +173,7 @@ class Answerer:
             extra[:, 3] = np.where(law >= 0, law_c[np.where(law >= 0, law, 0)] @ q.dense, 0.0)
         return Prepared(candidates, rows, feats, st.named_laws(q.text), fused, extra)
 
-    def _section_rows(self, orders: list[_GroupOrder], allowed: np.ndarray) -> np.ndarray:
+    def _section_rows(self, orders: list[GroupOrder], allowed: np.ndarray) -> np.ndarray:
         """The allowed articles of the ``expand_sections`` chapters the stages rank first
         together (reciprocal-rank fusion of each stage's order of chapters), of chapters no
         longer than ``expand_max``."""

@@ -6,8 +6,11 @@ A question ("老板拖欠工资三个月了怎么办") is answered in two stages
    best ``per_source`` rows: BM25 on the question's tokens (:mod:`recommender.bm25`; each
    article is indexed with its law's title and its chapter headings), BM25 on the question
    rewritten with the colloquial→legal lexicon (工钱 → 劳动报酬), the dense index (a sentence
-   model, see :mod:`recommender.embed`) and TF-IDF cosine; plus the articles that answered the
-   most similar labelled questions.
+   model, see :mod:`recommender.embed`) and TF-IDF cosine; with labelled questions, a fifth:
+   the question's sentence vector through a query adapter fitted on them (it moves "吃了不合格
+   食品腹泻" towards 健康权, the way labelled answers read), plus the articles that answered the
+   most similar labelled questions; and all the articles of the chapters the stages rank first
+   together.
 2. **A learned ranker** (LightGBM LambdaMART) over features of each (question, article)
    pair: each first stage's score, its score relative to the best, the article's rank; the
    same for the article's *law* (the best score of any of its articles, and the law's rank),
@@ -38,7 +41,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.ann import IVFIndex
-from recommender.answer_model import FEATURE_NAMES, PER_SOURCE, SOURCES, AnswerConfig, AnswerModel, MemoryRows
+from recommender.answer_model import (
+    FEATURE_NAMES,
+    PER_SOURCE,
+    STAGES,
+    AnswerConfig,
+    AnswerModel,
+    MemoryRows,
+)
 from recommender.answer_static import GroupOrder, relative, static_arrays
 from recommender.bm25 import BM25Index
 from recommender.catalog import Catalog
@@ -93,22 +103,26 @@ class Answerer:
         """Each first stage's score for every row. In a large catalogue the dense stage reads
         the IVF's nearest cells only: rows it did not reach score -inf (``prepare`` fills in
         the exact score of every candidate)."""
-        n = len(self.catalog)
-        cfg = self.config
-        if not np.any(q.dense):
-            dense = np.zeros(n, dtype=np.float32)
-        elif self.ivf is not None and n >= cfg.ann_min_items:
-            dense = np.full(n, -np.inf, dtype=np.float32)
-            rows, vals = self.ivf.search(self.index.dense_, q.dense, cfg.rank_depth, cfg.dense_nprobe)
-            dense[rows] = vals
-        else:
-            dense = self.index.dense_ @ q.dense
         return {
             "bm25": self.bm25.scores(q.tokens),
             "bm25_lexicon": self.bm25.scores(q.lexicon_tokens),
-            "dense": dense,
+            "dense": self._dense_scores(q.dense),
             "tfidf": self.index.sparse_scores(q.sparse),
         }
+
+    def _dense_scores(self, vector: np.ndarray) -> np.ndarray:
+        """Cosine of a unit vector with every row: through the IVF's nearest cells in a large
+        catalogue (rows not reached -inf), exact otherwise; zeros for a zero vector."""
+        n = len(self.catalog)
+        cfg = self.config
+        if not np.any(vector):
+            return np.zeros(n, dtype=np.float32)
+        if self.ivf is not None and n >= cfg.ann_min_items:
+            out = np.full(n, -np.inf, dtype=np.float32)
+            rows, vals = self.ivf.search(self.index.dense_, vector, cfg.rank_depth, cfg.dense_nprobe)
+            out[rows] = vals
+            return out
+        return self.index.dense_ @ vector
 
     def with_model(self, model: AnswerModel | None) -> Answerer:
         """The same first stages with another trained part (cross-validation folds)."""
@@ -116,18 +130,27 @@ class Answerer:
         out._cent = self._cent
         return out
 
-    def prepare(self, q: QueryView, allowed: np.ndarray, extra_rows: np.ndarray | None = None) -> Prepared:
+    def prepare(self, q: QueryView, allowed: np.ndarray, extra_rows: np.ndarray | None = None,
+                adapted: np.ndarray | None = None) -> Prepared:
         """Run the first stages: candidate rows, and for them (and ``extra_rows``) the features
-        that do not read the labelled questions."""
+        that do not read the labelled questions. ``adapted``: the question through the query
+        adapter (see :class:`MemoryRows`), a fifth stage whose nearest articles join the
+        candidates."""
         cfg = self.config
         st = self.static
         scores = self.source_scores(q)
+        # The adapted question's stage; without an adapter it finds nothing, like a stage of a
+        # question with no known word.
+        scores["adapted"] = self._dense_scores(adapted) if adapted is not None else np.zeros(len(self.catalog),
+                                                                                           dtype=np.float32)
         n = len(self.catalog)
         depth = min(cfg.rank_depth, int(allowed.sum()))
         picks: list[np.ndarray] = []
         ranked: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         orders: dict[str, tuple[GroupOrder, GroupOrder]] = {}
-        for name in SOURCES:
+        overrides: dict[str, int] = {str(k): v for k, v in cfg.per_source_overrides.items()}
+        overrides["adapted"] = cfg.adapter_candidates
+        for name in STAGES:
             s = np.where(allowed, scores[name][:n], -np.inf).astype(np.float32)
             # Only rows with a positive score rank (BM25 and TF-IDF are zero for most rows,
             # the IVF leaves unread rows at -inf): select among those, not the whole catalogue.
@@ -138,21 +161,21 @@ class Answerer:
             top = top[np.argsort(-s[top], kind="stable")][:depth]
             ranked[name] = (s, top)
             orders[name] = (GroupOrder(self.catalog.law_of[top], s[top]), GroupOrder(st.sec_of[top], s[top]))
-            overrides: dict[str, int] = {str(k): v for k, v in cfg.per_source_overrides.items()}
             picks.append(top[: overrides.get(name, cfg.per_source)])
         if cfg.expand_sections:
-            picks.append(self._section_rows([orders[name][1] for name in SOURCES], allowed))
+            picks.append(self._section_rows([orders[name][1] for name in STAGES], allowed))
         candidates = np.unique(np.concatenate(picks)) if picks else np.zeros(0, dtype=np.int64)
         rows = candidates if extra_rows is None else np.union1d(candidates, extra_rows[allowed[extra_rows]])
-        dense = ranked["dense"][0]
-        missing = rows[~np.isfinite(dense[rows])]
-        if missing.size and np.any(q.dense):
-            dense[missing] = self.index.dense_[missing] @ q.dense
+        for name, vector in (("dense", q.dense), ("adapted", adapted)):
+            s = ranked[name][0]
+            missing = rows[~np.isfinite(s[rows]) & allowed[rows]]
+            if missing.size and vector is not None and np.any(vector):
+                s[missing] = self.index.dense_[missing] @ vector
         width = len(PER_SOURCE)
-        feats = np.zeros((rows.size, width * len(SOURCES)), dtype=np.float32)
+        feats = np.zeros((rows.size, width * len(STAGES)), dtype=np.float32)
         fused = np.zeros(rows.size, dtype=np.float32)
         law, sec = self.catalog.law_of[rows], st.sec_of[rows]
-        for k, name in enumerate(SOURCES):
+        for k, name in enumerate(STAGES):
             s, top = ranked[name]
             best = float(s[top[0]]) if top.size else 1.0
             floor = float(s[top[min(cfg.per_source, top.size) - 1]]) if top.size else 0.0
@@ -267,14 +290,8 @@ class Answerer:
             memf[:, 6] = np.where(sec >= 0, nb.section_votes[np.where(sec >= 0, sec, 0)], 0.0)
         qt = q.topics / (np.linalg.norm(q.topics) or 1.0)
         named = np.isin(law, np.fromiter(p.named, dtype=np.int64, count=len(p.named))).astype(np.float32)
-        adapted = np.zeros((rows.size, 2), dtype=np.float32)
-        if nb.adapted is not None and rows.size:
-            s = self.index.dense_[rows] @ nb.adapted
-            rank = np.empty(rows.size, dtype=np.float32)
-            rank[np.argsort(-s, kind="stable")] = np.arange(rows.size, dtype=np.float32)
-            adapted[:, 0], adapted[:, 1] = s, np.log1p(rank)
         X = np.hstack([p.features[keep], memf, (self.catalog.topics_unit[rows] @ qt)[:, None],
-                       self.static.static[rows], named[:, None], p.extra[keep], adapted]).astype(np.float32)
+                       self.static.static[rows], named[:, None], p.extra[keep]]).astype(np.float32)
         return rows, X
 
     # -- answering --------------------------------------------------------------------------------
@@ -284,7 +301,7 @@ class Answerer:
         if not allowed.any():
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         nb = self.neighbours(q, self.memory_rows)
-        return self.rank_prepared(q, self.prepare(q, allowed, nb.brought), nb)
+        return self.rank_prepared(q, self.prepare(q, allowed, nb.brought, nb.adapted), nb)
 
     def rank_prepared(self, q: QueryView, p: Prepared, nb: _Neighbours) -> tuple[np.ndarray, np.ndarray]:
         """Rank a question whose first stages have run (training and evaluation reuse them).
@@ -306,13 +323,14 @@ _COL = {name: j for j, name in enumerate(FEATURE_NAMES)}
 def supported(X: np.ndarray, per_source: int, vouched: np.ndarray | None = None) -> np.ndarray:
     """Articles that can be an answer: they share words with the question (its own or the
     lexicon's), or answered a labelled question close to it (``vouched``, per row of ``X``),
-    or are among the nearest by meaning in a law that shares words with the question. A
-    sentence model finds *some* nearest article, and *some* nearest labelled question, for any
-    text; an article of a law the question has no word of is not an answer."""
+    or are among the nearest by meaning (the question's or the adapted question's) in a law
+    that shares words with the question. A sentence model finds *some* nearest article, and
+    *some* nearest labelled question, for any text; an article of a law the question has no
+    word of is not an answer."""
     lexical = (X[:, _COL["bm25_score"]] > 0) | (X[:, _COL["bm25_lexicon_score"]] > 0) | (X[:, _COL["tfidf_score"]] > 0)
     labelled = vouched if vouched is not None else np.zeros(X.shape[0], dtype=bool)
     law_lexical = (X[:, _COL["bm25_law_rel"]] > -1) | (X[:, _COL["bm25_lexicon_law_rel"]] > -1)
-    near = X[:, _COL["dense_log_rank"]] < np.log1p(per_source)
+    near = (X[:, _COL["dense_log_rank"]] < np.log1p(per_source)) | (X[:, _COL["adapted_log_rank"]] < np.log1p(per_source))
     return lexical | labelled | (near & law_lexical)
 
 

@@ -143,8 +143,7 @@ def evaluate_answers(
         ranked[name] = lists
     if baselines:
         plain = answerer.with_model(None)
-        ranked["fusion"] = [[ids[r] for r in plain.rank_prepared(v, p, plain.neighbours(v, None))[0][:100]]
-                            for v, p in zip(ts.views, ts.prepared, strict=True)]
+        ranked["fusion"] = [[ids[r] for r in plain.rank(v, ts.allowed)[0][:100]] for v in ts.views]
         say("plain BM25 baseline (jieba's default dictionary)")
         bm, rows, cut = _plain_bm25(model, item_bodies)
         lists = []
@@ -185,8 +184,7 @@ def evaluate_answers(
         fold_model = fit_answer_model(answerer, ts.subset(train), answer_cfg, evaluate=False)
         fold_answerer = answerer.with_model(fold_model)
         for i in test:
-            r, _ = fold_answerer.rank_prepared(ts.views[i], ts.prepared[i],
-                                               fold_answerer.neighbours(ts.views[i], fold_answerer.memory_rows))
+            r, _ = fold_answerer.rank(ts.views[i], ts.allowed)
             ranker_lists[i] = [ids[x] for x in r[:100]]
         fold_engine = Engine(dataclasses.replace(model, answer=fold_model), MemoryEvents(), cfg)
         for i in test:

@@ -27,6 +27,7 @@ __all__ = [
     "FEATURE_NAMES",
     "PER_SOURCE",
     "SOURCES",
+    "STAGES",
     "AnswerConfig",
     "AnswerModel",
     "MemoryRows",
@@ -36,6 +37,8 @@ __all__ = [
 FORMAT_VERSION = 1
 Source = Literal["bm25", "bm25_lexicon", "dense", "tfidf"]  # the first stages
 SOURCES: tuple[str, ...] = get_args(Source)
+# ... and the question through the query adapter (see ``MemoryRows``), when the model has one
+STAGES: tuple[str, ...] = (*SOURCES, "adapted")
 
 
 class AnswerConfig(JsonConfig):
@@ -45,10 +48,12 @@ class AnswerConfig(JsonConfig):
     # ... except these (the dense stage is the strongest: more of its rows are worth scoring)
     per_source_overrides: dict[Source, Annotated[int, Field(ge=1, le=100_000)]] = Field(default_factory=dict)
     rank_depth: int = Field(1000, ge=1)  # ranks deeper than this count as this
-    # IVF cells the dense stage reads (catalogues of ann_min_items or more; 528 cells on 70k
-    # items): 32 reads in 0.76 ms what 64 read in 1.4 ms, with the same CV figures (recall@10
-    # 0.641 -> 0.649, recall@100 0.861 -> 0.859, nDCG@10 0.512 -> 0.513 on the stored folds).
-    dense_nprobe: int = Field(32, ge=1, le=100_000)
+    # IVF cells the dense and the adapted stages read (catalogues of ann_min_items or more; 528
+    # cells on 70k items): 32 reads in 0.76 ms what 64 read in 1.4 ms, with the same CV figures
+    # (recall@10 0.641 -> 0.649, recall@100 0.861 -> 0.859, nDCG@10 0.512 -> 0.513 on the stored
+    # folds); 16 (0.60 ms) still the same (with the adapted stage: recall@100 0.876 -> 0.873,
+    # nDCG@10 0.534 both). 20, the ranking's own default.
+    dense_nprobe: int = Field(20, ge=1, le=100_000)
     ann_min_items: int = Field(20_000, ge=0)
     # The chapters the stages rank first together bring all their articles in (chapters of at
     # most expand_max articles): the general articles of a chapter an answer cites (民法典's
@@ -59,10 +64,17 @@ class AnswerConfig(JsonConfig):
     expand_max: int = Field(40, ge=1, le=100_000)
     # A query adapter fitted on the labelled questions (see ``MemoryRows``): ridge strength
     # towards the identity map; 0 turns it off. Stored folds, ranker alone: nDCG@10 0.519 ->
-    # 0.530, MRR@10 0.529 -> 0.544, recall@100 0.858 -> 0.863 (λ 0.3).
+    # 0.530, MRR@10 0.529 -> 0.544, recall@100 0.858 -> 0.863 (λ 0.3, the adapter as two features).
     adapter_lambda: float = Field(0.3, ge=0.0, le=1000.0)
+    # The adapted question is a fifth first stage (``adapted``, searched through the IVF like
+    # the dense stage; its chapters join the expansion): its nearest articles bring this many
+    # candidates (0: it only scores). Stored folds, ranker alone, 3 LightGBM seeds: recall@100
+    # 0.861 (features only) -> 0.876 (100) -> 0.878 (200, ~70 more candidates); nDCG@10 0.524 ->
+    # 0.532 -> 0.536; the labels the candidates hold 0.885 -> 0.905 -> 0.919.
+    adapter_candidates: int = Field(100, ge=0, le=100_000)
     knn: int = Field(10, ge=1, le=1000)  # labelled questions consulted for a new one
-    knn_candidates: int = Field(50, ge=0, le=100_000)  # articles those questions bring in as candidates
+    knn_candidates: int = Field(50, ge=0, le=100_000)
+    prior_candidates: int = Field(0, ge=0, le=100_000)  # articles those questions bring in as candidates
     rrf_k: float = Field(60.0, gt=0.0)  # reciprocal-rank fusion when no ranker is trained
     bm25_k1: float = Field(1.2, gt=0.0, le=10.0)
     bm25_b: float = Field(0.75, ge=0.0, le=1.0)
@@ -87,13 +99,12 @@ class AnswerConfig(JsonConfig):
 # The ranker's columns, in the order :meth:`recommender.answer.Answerer.features` writes them.
 PER_SOURCE = ("score", "rel", "log_rank", "law_rel", "law_log_rank", "section_rel", "section_log_rank")
 FEATURE_NAMES: list[str] = [
-    *(f"{s}_{f}" for s in SOURCES for f in PER_SOURCE),
+    *(f"{s}_{f}" for s in STAGES for f in PER_SOURCE),
     "knn_dense_article", "knn_dense_law", "knn_tfidf_article", "knn_tfidf_law",
     "prior_article", "prior_law", "knn_dense_section", "query_topic",
     "log_length", "position", "log_law_size", "civil_code", "interpretation", "chapter_place",
     "log_chapter_size", "law_named",
     "bm25_coverage", "bm25_lexicon_coverage", "dense_section", "dense_law",
-    "adapted_dense", "adapted_log_rank",
 ]
 
 

@@ -1,6 +1,11 @@
-"""Training the answer ranker: the labelled questions read once by a model version's first
-stages (:class:`TrainingSet`), then LightGBM LambdaMART fitted on them, with cross-validation
-over folds of questions for its figures (:func:`fit_answer_model`).
+"""Training the answer ranker: the labelled questions read once in a model version's spaces
+(:class:`TrainingSet`), then LightGBM LambdaMART fitted on them, with cross-validation over
+folds of questions for its figures (:func:`fit_answer_model`).
+
+The first stages run for each question each time a ranker is fitted or tested (~4 ms): what a
+question's candidates are depends on the labelled questions the ranker remembers (the articles
+they bring, the query adapter fitted on them), so a question is prepared the way it would be
+served by the model being trained, and a test question by the fold's model alone.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from recommender.answer import Answerer, Prepared, QueryView
+from recommender.answer import Answerer, QueryView
 from recommender.answer_labels import LabelledQuestion, ranking_metrics, summarize
 from recommender.answer_model import FEATURE_NAMES, AnswerConfig, AnswerModel, MemoryRows, QuestionMemory
 
@@ -24,41 +29,34 @@ Progress = Callable[[str, float], None]
 
 @dataclass
 class TrainingSet:
-    """Labelled questions read by one model version's first stages, ready for training."""
+    """Labelled questions read in one model version's spaces, ready for training."""
 
     questions: list[LabelledQuestion]
     views: list[QueryView]
-    prepared: list[Prepared]
+    allowed: np.ndarray  # the rows that may answer (current, answerable articles)
     memory: QuestionMemory
 
     def subset(self, idx: Sequence[int]) -> TrainingSet:
         idx = list(idx)
-        return TrainingSet([self.questions[i] for i in idx], [self.views[i] for i in idx],
-                           [self.prepared[i] for i in idx], self.memory.subset(idx))
+        return TrainingSet([self.questions[i] for i in idx], [self.views[i] for i in idx], self.allowed,
+                           self.memory.subset(idx))
 
 
 def prepare_training(answerer: Answerer, questions: Sequence[LabelledQuestion],
                      view: Callable[[str], QueryView], allowed: np.ndarray,
                      progress: Progress | None = None) -> TrainingSet:
-    """Run the first stages once for every labelled question (the slow part of training)."""
+    """Read every labelled question once (its tokens, sentence vector, topics)."""
     qs = [q for q in questions if q.gold]
     views = []
     for i, q in enumerate(qs):
         views.append(view(q.text))
         if progress and i % 50 == 0:
             progress("reading labelled questions", i / max(len(qs), 1) * 0.3)
-    cat = answerer.catalog
-    universe = np.unique(np.asarray([cat.row_of[g] for q in qs for g in q.gold if g in cat.row_of], dtype=np.int64))
     allowed = allowed & answerer.static.answerable[: allowed.size]
-    prepared = []
-    for i, v in enumerate(views):
-        prepared.append(answerer.prepare(v, allowed, universe))
-        if progress and i % 50 == 0:
-            progress("first stages for labelled questions", 0.3 + 0.4 * i / max(len(views), 1))
     dense = np.vstack([v.dense for v in views]) if views else np.zeros((0, answerer.index.dense_.shape[1]), np.float32)
     sparse = sp.vstack([v.sparse for v in views], format="csr") if views else sp.csr_matrix((0, 1))
     memory = QuestionMemory([q.id for q in qs], dense.astype(np.float32), sparse, [list(q.gold) for q in qs])
-    return TrainingSet(qs, views, prepared, memory)
+    return TrainingSet(qs, views, allowed, memory)
 
 
 def _fit_booster(answerer: Answerer, ts: TrainingSet, train: Sequence[int], config: AnswerConfig) -> tuple[Any, QuestionMemory]:
@@ -66,10 +64,12 @@ def _fit_booster(answerer: Answerer, ts: TrainingSet, train: Sequence[int], conf
 
     memory = ts.memory.subset(train)
     mem = MemoryRows(memory, answerer.catalog, answerer.index.dense_, config.adapter_lambda)
+    answerer = answerer.with_model(AnswerModel(config))  # first stages with the config being trained
     Xs, ys, groups = [], [], []
     for local, i in enumerate(train):
         nb = answerer.neighbours(ts.views[i], mem, exclude=local)
-        rows, X = answerer.features(ts.views[i], ts.prepared[i], nb)
+        p = answerer.prepare(ts.views[i], ts.allowed, nb.brought, nb.adapted)
+        rows, X = answerer.features(ts.views[i], p, nb)
         gold = set(answerer.catalog.row_of[g] for g in ts.questions[i].gold if g in answerer.catalog.row_of)
         y = np.fromiter((int(r) in gold for r in rows), dtype=np.int32, count=rows.size)
         if y.sum() == 0 or y.sum() == y.size:
@@ -109,7 +109,7 @@ def fit_answer_model(answerer: Answerer, ts: TrainingSet, config: AnswerConfig |
             fold_model = AnswerModel(cfg, booster, memory)
             fold = answerer.with_model(fold_model)
             for i in test:
-                rows, _ = fold.rank_prepared(ts.views[i], ts.prepared[i], fold.neighbours(ts.views[i], fold.memory_rows))
+                rows, _ = fold.rank(ts.views[i], ts.allowed)
                 ranked[i] = [answerer.catalog.metas[r].id for r in rows[:100]]
             if progress:
                 progress(f"answer ranker cross-validation fold {f + 1}/{cfg.cv_folds}", 0.7 + 0.25 * (f + 1) / cfg.cv_folds)

@@ -361,3 +361,36 @@ def test_the_query_adapter_moves_questions_towards_the_articles_that_answered_th
     off = Answerer(m.catalog, m.index, m.bm25, m.answer.__class__(m.answer.config.model_copy(update={"adapter_lambda": 0.0}),
                                                                   m.answer.booster, m.answer.memory))
     assert off.memory_rows is not None and off.memory_rows.adapted(mem.memory.dense[0]) is None
+
+
+def test_the_adapted_question_is_a_fifth_stage_that_brings_its_nearest_articles(law_env):
+    """The adapted question's nearest articles join the candidates (``adapter_candidates`` of
+    them) with their rank there as features; without an adapter that stage finds nothing."""
+    from recommender.answer_model import FEATURE_NAMES, AnswerConfig
+
+    m = law_env["plain"]
+    engine = Engine(m, MemoryEvents())
+    view = engine.query_view(engine.read_text("公司天天让加班不给加班费"))
+    allowed = m.catalog.recommendable & m.answerer.static.answerable
+    grass = next(r for r in np.flatnonzero(allowed)
+                 if m.catalog.metas[r].law_title == "草原法" and m.catalog.metas[r].article_label == "第十六条")
+    towards = m.index.dense_[grass]  # an "adapted" question that reads like 草原法 第十六条
+    col = {name: j for j, name in enumerate(FEATURE_NAMES)}
+
+    def prepared(adapted, **over):
+        cfg = AnswerConfig(per_source=1, expand_sections=0, **over)
+        a = Answerer(m.catalog, m.index, m.bm25, AnswerModel(cfg), ivf=m.answerer.ivf)
+        return a.prepare(view, allowed, adapted=adapted)
+
+    plain = prepared(None, adapter_candidates=3)
+    assert grass not in plain.candidates
+    assert np.all(plain.features[:, col["adapted_score"]] == 0)
+    assert np.all(plain.features[:, col["adapted_log_rank"]] == np.float32(np.log1p(1000)))
+    off = prepared(towards, adapter_candidates=0)
+    assert np.array_equal(off.candidates, plain.candidates)
+    on = prepared(towards, adapter_candidates=3)
+    nearest = np.argsort(-np.where(allowed, m.index.dense_ @ towards, -np.inf), kind="stable")[:3]
+    assert set(nearest) <= set(on.candidates) and set(on.candidates) - set(plain.candidates) <= set(nearest)
+    k = int(np.flatnonzero(on.rows == grass)[0])
+    assert on.features[k, col["adapted_log_rank"]] == 0.0
+    assert on.features[k, col["adapted_score"]] == pytest.approx(1.0, abs=1e-4)

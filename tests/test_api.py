@@ -314,6 +314,8 @@ def test_about_algorithm_in_chinese(client):
     body = r.json()
     assert "推送" in body["principle"] and "普法" in body["purpose"] and len(body["mechanism"]) >= 4
     assert any("关闭个性化" in c for c in body["your_choices"])
+    # How a question is answered, in the words of the reason each answer carries.
+    assert any(m.startswith("问题解答") and "与您的问题相关" in m for m in body["mechanism"])
     # The variety rules it states are the ones the engine runs with (算法推荐管理规定 art. 16).
     cfg = PipelineConfig()
     assert describe(cfg.diversity, cfg.slots) in body["mechanism"]

@@ -203,6 +203,7 @@ class MemoryRows:
             for i in np.flatnonzero(has):
                 target[i] = dense[self.gold_rows[i]].mean(axis=0)
             target /= np.maximum(np.linalg.norm(target, axis=1, keepdims=True), 1e-9)
+            # a memory row's fifth is its index modulo ADAPTER_FOLDS (what ``adapted(exclude=i)`` reads)
             self._fit = (memory.dense[has], target[has], np.flatnonzero(has) % ADAPTER_FOLDS, adapter_lambda)
             self.adapter = _ridge_map(memory.dense[has], target[has], adapter_lambda)
 

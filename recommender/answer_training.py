@@ -51,7 +51,7 @@ def prepare_training(answerer: Answerer, questions: Sequence[LabelledQuestion],
     for i, q in enumerate(qs):
         views.append(view(q.text))
         if progress and i % 50 == 0:
-            progress("reading labelled questions", i / max(len(qs), 1) * 0.3)
+            progress("reading labelled questions", i / max(len(qs), 1) * 0.2)
     allowed = allowed & answerer.static.answerable[: allowed.size]
     dense = np.vstack([v.dense for v in views]) if views else np.zeros((0, answerer.index.dense_.shape[1]), np.float32)
     sparse = sp.vstack([v.sparse for v in views], format="csr") if views else sp.csr_matrix((0, 1))
@@ -112,12 +112,14 @@ def fit_answer_model(answerer: Answerer, ts: TrainingSet, config: AnswerConfig |
                 rows, _ = fold.rank(ts.views[i], ts.allowed)
                 ranked[i] = [answerer.catalog.metas[r].id for r in rows[:100]]
             if progress:
-                progress(f"answer ranker cross-validation fold {f + 1}/{cfg.cv_folds}", 0.7 + 0.25 * (f + 1) / cfg.cv_folds)
+                progress(f"answer ranker cross-validation fold {f + 1}/{cfg.cv_folds}", 0.2 + 0.65 * (f + 1) / cfg.cv_folds)
         per_q = ranking_metrics([r or [] for r in ranked], ts.questions)
         report["cv"] = {"folds": cfg.cv_folds, "scheme": f"{cfg.cv_folds}-fold KFold over questions, seed {cfg.seed}",
                         **{k: summarize(v) for k, v in per_q.items()}}
         report["cv_seconds"] = round(time.perf_counter() - t0, 1)
     t = time.perf_counter()
+    if progress:
+        progress("answer ranker on every labelled question", 0.85 if evaluate else 0.2)
     booster, memory = _fit_booster(answerer, ts, list(range(n)), cfg)
     report["fit_seconds"] = round(time.perf_counter() - t, 1)
     if booster is not None:

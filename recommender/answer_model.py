@@ -73,8 +73,7 @@ class AnswerConfig(JsonConfig):
     # 0.532 -> 0.536; the labels the candidates hold 0.885 -> 0.905 -> 0.919.
     adapter_candidates: int = Field(100, ge=0, le=100_000)
     knn: int = Field(10, ge=1, le=1000)  # labelled questions consulted for a new one
-    knn_candidates: int = Field(50, ge=0, le=100_000)
-    prior_candidates: int = Field(0, ge=0, le=100_000)  # articles those questions bring in as candidates
+    knn_candidates: int = Field(50, ge=0, le=100_000)  # articles those questions bring in as candidates
     rrf_k: float = Field(60.0, gt=0.0)  # reciprocal-rank fusion when no ranker is trained
     bm25_k1: float = Field(1.2, gt=0.0, le=10.0)
     bm25_b: float = Field(0.75, ge=0.0, le=1.0)

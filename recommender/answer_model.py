@@ -279,6 +279,6 @@ class AnswerModel:
             import lightgbm as lgb
 
             booster = lgb.Booster(model_file=str(d / "ranker.txt"))
-        return cls(AnswerConfig.from_dict(meta["config"]), booster, QuestionMemory.load(d), report)
+        return cls(AnswerConfig.from_stored(meta["config"], str(d)), booster, QuestionMemory.load(d), report)
 
 

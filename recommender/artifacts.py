@@ -133,7 +133,10 @@ def read_pipeline_config(directory: Path) -> PipelineConfig:
     if not path.exists():
         return PipelineConfig()
     try:
-        return PipelineConfig.from_json(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return PipelineConfig.from_stored(data, str(path))
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"{path}: not JSON: {exc.msg} at line {exc.lineno}") from exc
     except ConfigError as exc:
         raise ArtifactError(f"{path}: {exc}") from exc
 

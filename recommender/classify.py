@@ -272,7 +272,7 @@ class TopicClassifier(BaseEstimator):
         meta = json.loads((d / "classifier.json").read_text(encoding="utf-8"))
         if meta.get("format") != FORMAT_VERSION:
             raise ValueError(f"{d}: classifier format {meta.get('format')} is not {FORMAT_VERSION}")
-        clf = cls(meta["topic_ids"], tokenizer, expander, ClassifierConfig.from_dict(meta["config"]))
+        clf = cls(meta["topic_ids"], tokenizer, expander, ClassifierConfig.from_stored(meta["config"], str(d)))
         terms = json.loads((d / "terms.json").read_text(encoding="utf-8"))
         vec = TfidfVectorizer(analyzer=identity_analyzer, lowercase=False, sublinear_tf=True, dtype=np.float32)
         vec.vocabulary_ = {t: i for i, t in enumerate(terms)}

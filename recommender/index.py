@@ -381,7 +381,7 @@ class ItemIndex:
         meta = json.loads((d / "index.json").read_text(encoding="utf-8"))
         if meta.get("format") != FORMAT_VERSION:
             raise ValueError(f"{d}: index format {meta.get('format')} is not {FORMAT_VERSION}")
-        idx = cls(IndexConfig.from_dict(meta["config"]))
+        idx = cls(IndexConfig.from_stored(meta["config"], str(d)))
         idx.terms_ = json.loads((d / "terms.json").read_text(encoding="utf-8"))
         idx.vocabulary_ = {t: i for i, t in enumerate(idx.terms_)}
         idx.ids_ = json.loads((d / "ids.json").read_text(encoding="utf-8"))

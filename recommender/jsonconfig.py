@@ -5,12 +5,15 @@ Every config of the engine derives from :class:`JsonConfig`: unknown keys are re
 choices are declared on the fields (so the JSON Schema states them), and assignments are
 checked too (``cfg.diversity.mmr_lambda = 5`` raises). A refused value raises
 :class:`ConfigError`, a ``ValueError`` whose message names the field path of each problem
-(``diversity.mmr_lambda: must be at most 1, got 5.0``).
+(``diversity.mmr_lambda: must be at most 1, got 5.0``). The one exception is a config read back
+from a built model (:meth:`JsonConfig.from_stored`): a field another release wrote and this one
+does not know is dropped with a warning, so an upgrade never strands the active version.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -95,6 +98,19 @@ class JsonConfig(BaseModel):
             raise ConfigError.of(exc, prefix) from None
 
     @classmethod
+    def from_stored(cls, data: Any, where: str) -> Self:
+        """The config a stored artifact (``where``) was built with. A field this release does
+        not know was written by another release: it is dropped with a warning, so that a model
+        built before an upgrade still loads; a known field with a bad value still raises."""
+        if not isinstance(data, dict):
+            return cls.from_dict(data, prefix=where)
+        known = _known(cls, data)
+        for name in sorted(_unknown(cls, data)):
+            logging.getLogger("pufa.config").warning(
+                "%s: config field %r is not known to this release; ignored", where, name)
+        return cls.from_dict(known, prefix=where)
+
+    @classmethod
     def from_json(cls, text: str, *, prefix: str = "") -> Self:
         try:
             data = json.loads(text)
@@ -112,3 +128,30 @@ class JsonConfig(BaseModel):
     def json_schema(cls) -> dict[str, Any]:
         """The JSON Schema of this config (ranges, choices, defaults, descriptions)."""
         return cls.model_json_schema()
+
+
+def _sub_config(cls: type[JsonConfig], name: str) -> type[JsonConfig] | None:
+    ann = cls.model_fields[name].annotation
+    return ann if isinstance(ann, type) and issubclass(ann, JsonConfig) else None
+
+
+def _known(cls: type[JsonConfig], data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in cls.model_fields:
+            continue
+        sub = _sub_config(cls, key)
+        out[key] = _known(sub, value) if sub is not None and isinstance(value, dict) else value
+    return out
+
+
+def _unknown(cls: type[JsonConfig], data: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for key, value in data.items():
+        if key not in cls.model_fields:
+            out.append(prefix + key)
+            continue
+        sub = _sub_config(cls, key)
+        if sub is not None and isinstance(value, dict):
+            out += _unknown(sub, value, f"{prefix}{key}.")
+    return out

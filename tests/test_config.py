@@ -220,3 +220,35 @@ def test_pufa_build_saves_the_pipeline_section_with_the_version(copied_env, tmp_
     assert read_pipeline_config(models / version) == PipelineConfig().merged({"diversity": {"max_per_law": 1}})
     shown = json.loads(pufa("config", "show", *common, "--json", "--version", version).stdout)
     assert shown["config"]["diversity"]["max_per_law"] == 1 and not shown["config_only"]
+
+
+def test_a_version_built_by_another_release_loads_without_the_fields_this_one_lacks(copied_env, caplog):
+    """An upgrade that drops a config field must not strand the active model: the stored
+    configs (pipeline, index, classifier, answer ranker, tagging) with a field this release does not know load
+    with a warning naming it; a known field with a bad value is still refused."""
+    import logging
+
+    from recommender.artifacts import ArtifactError
+    from recommender.model import load_model
+
+    _, models, version = copied_env
+    d = models / version
+
+    def patch(path: Path, update) -> None:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        update(data)
+        path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+    patch(d / PIPELINE_FILE, lambda c: (c.update(retired_knob=3), c["diversity"].update(old_limit=2)))
+    for meta in (d / "index" / "index.json", d / "classifier" / "classifier.json", d / "answer" / "answer.json"):
+        patch(meta, lambda m: m["config"].update(retired_knob=1))
+    patch(d / "build_config.json", lambda b: b.setdefault("tagging", {}).update(retired_knob=True))
+    with caplog.at_level(logging.WARNING, logger="pufa.config"):
+        model = load_model(d)
+    assert model.config == PipelineConfig() and len(model.catalog) > 300
+    warned = [r.getMessage() for r in caplog.records if r.name == "pufa.config"]
+    assert any("'diversity.old_limit'" in w for w in warned)
+    assert sum("'retired_knob'" in w for w in warned) == 5
+    patch(d / PIPELINE_FILE, lambda c: c["diversity"].update(max_per_law="two"))
+    with pytest.raises(ArtifactError, match=r"diversity\.max_per_law"):
+        load_model(d)

@@ -230,9 +230,12 @@ def test_a_version_built_by_another_release_loads_without_the_fields_this_one_la
 
     from recommender.artifacts import ArtifactError
     from recommender.model import load_model
+    from recommender.service import PufaService
+    from recommender.store import open_store
 
-    _, models, version = copied_env
+    url, models, version = copied_env
     d = models / version
+    recipe = json.loads((d / "build_config.json").read_text(encoding="utf-8"))
 
     def patch(path: Path, update) -> None:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -242,13 +245,24 @@ def test_a_version_built_by_another_release_loads_without_the_fields_this_one_la
     patch(d / PIPELINE_FILE, lambda c: (c.update(retired_knob=3), c["diversity"].update(old_limit=2)))
     for meta in (d / "index" / "index.json", d / "classifier" / "classifier.json", d / "answer" / "answer.json"):
         patch(meta, lambda m: m["config"].update(retired_knob=1))
-    patch(d / "build_config.json", lambda b: b.setdefault("tagging", {}).update(retired_knob=True))
+    patch(d / "build_config.json", lambda b: (b.setdefault("tagging", {}).update(retired_knob=True),
+                                              b["answer"].update(prior_candidates=50)))
     with caplog.at_level(logging.WARNING, logger="pufa.config"):
         model = load_model(d)
     assert model.config == PipelineConfig() and len(model.catalog) > 300
     warned = [r.getMessage() for r in caplog.records if r.name == "pufa.config"]
     assert any("'diversity.old_limit'" in w for w in warned)
-    assert sum("'retired_knob'" in w for w in warned) == 5
+    assert sum("'retired_knob'" in w for w in warned) == 5  # pipeline, index, answer, classifier, tagging
+    # A retrain keeps the active version's recipe, less the field it cannot read.
+    store = open_store(url)
+    store.models.register(version, str(d), {})  # the copy is the active version here
+    store.models.activate(version)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="pufa.config"):
+        build, _ = PufaService(store, models).models._retrain_config()
+    assert any("'answer.prior_candidates'" in r.getMessage() for r in caplog.records)
+    assert build.questions == recipe["questions"] and build.evaluate == recipe["evaluate"]
+    assert build.classifier.to_dict() == recipe["classifier"] and build != BuildConfig()
     patch(d / PIPELINE_FILE, lambda c: c["diversity"].update(max_per_law="two"))
     with pytest.raises(ArtifactError, match=r"diversity\.max_per_law"):
         load_model(d)

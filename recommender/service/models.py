@@ -248,7 +248,7 @@ class ModelKeeper:
             pipeline = read_pipeline_config(home)
             path = artifacts_dir(home) / "build_config.json"
             if path.exists():
-                build = BuildConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
+                build = BuildConfig.from_stored(json.loads(path.read_text(encoding="utf-8")), str(path))
         except (ArtifactError, OSError, ValueError, TypeError) as exc:
             log.warning("the active version's configs cannot be read (%s): defaults", exc)
         return build, pipeline

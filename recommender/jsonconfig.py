@@ -104,8 +104,8 @@ class JsonConfig(BaseModel):
         built before an upgrade still loads; a known field with a bad value still raises."""
         if not isinstance(data, dict):
             return cls.from_dict(data, prefix=where)
-        known = _known(cls, data)
-        for name in sorted(_unknown(cls, data)):
+        known, unknown = _split(cls, data)
+        for name in sorted(unknown):
             logging.getLogger("pufa.config").warning(
                 "%s: config field %r is not known to this release; ignored", where, name)
         return cls.from_dict(known, prefix=where)
@@ -135,23 +135,17 @@ def _sub_config(cls: type[JsonConfig], name: str) -> type[JsonConfig] | None:
     return ann if isinstance(ann, type) and issubclass(ann, JsonConfig) else None
 
 
-def _known(cls: type[JsonConfig], data: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _split(cls: type[JsonConfig], data: dict[str, Any], prefix: str = "") -> tuple[dict[str, Any], list[str]]:
+    """(the fields of ``data`` that ``cls`` knows, nested configs included; the paths of the others)."""
+    known: dict[str, Any] = {}
+    unknown: list[str] = []
     for key, value in data.items():
         if key not in cls.model_fields:
-            continue
-        sub = _sub_config(cls, key)
-        out[key] = _known(sub, value) if sub is not None and isinstance(value, dict) else value
-    return out
-
-
-def _unknown(cls: type[JsonConfig], data: dict[str, Any], prefix: str = "") -> list[str]:
-    out = []
-    for key, value in data.items():
-        if key not in cls.model_fields:
-            out.append(prefix + key)
+            unknown.append(prefix + key)
             continue
         sub = _sub_config(cls, key)
         if sub is not None and isinstance(value, dict):
-            out += _unknown(sub, value, f"{prefix}{key}.")
-    return out
+            value, deeper = _split(sub, value, f"{prefix}{key}.")
+            unknown += deeper
+        known[key] = value
+    return known, unknown

@@ -11,9 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,7 @@ class ItemMeta:
         """A meta as :meth:`to_dict` wrote it. Catalogues saved before the boilerplate flag
         existed hold an article's whole text in its snippet when it is short, which is all
         the rules need."""
-        meta = cls(**data)
+        meta = cls(**{k: v for k, v in data.items() if k in _META_FIELDS})  # others: another release's
         if "boilerplate" not in data and meta.type in BOILERPLATE_TYPES and meta.length <= SNIPPET_CHARS:
             meta.boilerplate = rule_for_text(meta.snippet, label=meta.article_label) is not None
         return meta
@@ -94,6 +95,9 @@ class ItemMeta:
     @property
     def recommendable(self) -> bool:
         return self.status == RECOMMENDABLE_STATUS and not self.retired
+
+
+_META_FIELDS = frozenset(f.name for f in fields(ItemMeta))
 
 
 SNIPPET_CHARS = 80
@@ -284,6 +288,11 @@ class Catalog:
     @classmethod
     def load(cls, directory: Path) -> Catalog:
         meta = json.loads((directory / "catalog.json").read_text(encoding="utf-8"))
-        metas = [ItemMeta.from_dict(json.loads(line)) for line in
-                 (directory / "items.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = [json.loads(line) for line in
+                (directory / "items.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+        unknown = sorted({k for row in rows for k in row} - _META_FIELDS)
+        if unknown:  # written by another release: an upgrade must not strand the version
+            logging.getLogger("pufa.catalog").warning(
+                "%s: item fields %s are not known to this release; ignored", directory, unknown)
+        metas = [ItemMeta.from_dict(row) for row in rows]
         return cls(meta["topic_ids"], metas, np.load(directory / "topics.npy"))

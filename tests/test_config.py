@@ -224,8 +224,9 @@ def test_pufa_build_saves_the_pipeline_section_with_the_version(copied_env, tmp_
 
 def test_a_version_built_by_another_release_loads_without_the_fields_this_one_lacks(copied_env, caplog):
     """An upgrade that drops a config field must not strand the active model: the stored
-    configs (pipeline, index, classifier, answer ranker, tagging) with a field this release does not know load
-    with a warning naming it; a known field with a bad value is still refused."""
+    configs (pipeline, index, classifier, answer ranker, tagging) and the catalogue's rows with a
+    field this release does not know load with a warning naming it; a known field with a bad
+    value is still refused."""
     import logging
 
     from recommender.artifacts import ArtifactError
@@ -247,9 +248,14 @@ def test_a_version_built_by_another_release_loads_without_the_fields_this_one_la
         patch(meta, lambda m: m["config"].update(retired_knob=1))
     patch(d / "build_config.json", lambda b: (b.setdefault("tagging", {}).update(retired_knob=True),
                                               b["answer"].update(prior_candidates=50)))
+    items = d / "catalog" / "items.jsonl"
+    rows = [json.loads(line) for line in items.read_text(encoding="utf-8").splitlines() if line.strip()]
+    items.write_text("".join(json.dumps({**r, "retired_field": 1}, ensure_ascii=False) + "\n" for r in rows),
+                     encoding="utf-8")
     with caplog.at_level(logging.WARNING, logger="pufa.config"):
         model = load_model(d)
-    assert model.config == PipelineConfig() and len(model.catalog) > 300
+    assert model.config == PipelineConfig() and [m.id for m in model.catalog.metas] == [r["id"] for r in rows]
+    assert any(r.name == "pufa.catalog" and "retired_field" in r.getMessage() for r in caplog.records)
     warned = [r.getMessage() for r in caplog.records if r.name == "pufa.config"]
     assert any("'diversity.old_limit'" in w for w in warned)
     assert sum("'retired_knob'" in w for w in warned) == 5  # pipeline, index, answer, classifier, tagging

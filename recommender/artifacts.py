@@ -133,10 +133,7 @@ def read_pipeline_config(directory: Path) -> PipelineConfig:
     if not path.exists():
         return PipelineConfig()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return PipelineConfig.from_stored(data, str(path))
-    except json.JSONDecodeError as exc:
-        raise ArtifactError(f"{path}: not JSON: {exc.msg} at line {exc.lineno}") from exc
+        return PipelineConfig.from_stored_json(path.read_text(encoding="utf-8"), str(path))
     except ConfigError as exc:
         raise ArtifactError(f"{path}: {exc}") from exc
 

@@ -84,7 +84,7 @@ class ItemMeta:
         """A meta as :meth:`to_dict` wrote it. Catalogues saved before the boilerplate flag
         existed hold an article's whole text in its snippet when it is short, which is all
         the rules need."""
-        meta = cls(**{k: v for k, v in data.items() if k in _META_FIELDS})  # others: another release's
+        meta = cls(**data)
         if "boilerplate" not in data and meta.type in BOILERPLATE_TYPES and meta.length <= SNIPPET_CHARS:
             meta.boilerplate = rule_for_text(meta.snippet, label=meta.article_label) is not None
         return meta
@@ -294,5 +294,6 @@ class Catalog:
         if unknown:  # written by another release: an upgrade must not strand the version
             logging.getLogger("pufa.catalog").warning(
                 "%s: item fields %s are not known to this release; ignored", directory, unknown)
+            rows = [{k: v for k, v in row.items() if k in _META_FIELDS} for row in rows]
         metas = [ItemMeta.from_dict(row) for row in rows]
         return cls(meta["topic_ids"], metas, np.load(directory / "topics.npy"))

@@ -98,25 +98,26 @@ class JsonConfig(BaseModel):
             raise ConfigError.of(exc, prefix) from None
 
     @classmethod
-    def from_stored(cls, data: Any, where: str) -> Self:
-        """The config a stored artifact (``where``) was built with. A field this release does
-        not know was written by another release: it is dropped with a warning, so that a model
-        built before an upgrade still loads; a known field with a bad value still raises."""
-        if not isinstance(data, dict):
-            return cls.from_dict(data, prefix=where)
-        known, unknown = _split(cls, data)
-        for name in sorted(unknown):
-            logging.getLogger("pufa.config").warning(
-                "%s: config field %r is not known to this release; ignored", where, name)
-        return cls.from_dict(known, prefix=where)
+    def from_stored(cls, data: Any, where: str, *, prefix: str = "") -> Self:
+        """The config a stored artifact (``where``, for the log) was built with. A field this
+        release does not know was written by another release: it is dropped with a warning, so
+        that a model built before an upgrade still loads; a known field with a bad value still
+        raises (its path under ``prefix``, as :meth:`from_dict`)."""
+        if isinstance(data, dict):
+            data, unknown = _split(cls, data)
+            for name in sorted(unknown):
+                logging.getLogger("pufa.config").warning(
+                    "%s: config field %r is not known to this release; ignored", where, name)
+        return cls.from_dict(data, prefix=prefix)
+
+    @classmethod
+    def from_stored_json(cls, text: str, where: str, *, prefix: str = "") -> Self:
+        """:meth:`from_stored` of a JSON text."""
+        return cls.from_stored(_parse(text, prefix or "config"), where, prefix=prefix)
 
     @classmethod
     def from_json(cls, text: str, *, prefix: str = "") -> Self:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError([(prefix or "config", f"not JSON: {exc.msg} at line {exc.lineno}")]) from None
-        return cls.from_dict(data, prefix=prefix)
+        return cls.from_dict(_parse(text, prefix or "config"), prefix=prefix)
 
     def merged(self, patch: dict[str, Any], *, prefix: str = "") -> Self:
         """A new config: this one with a full or partial config written over it."""
@@ -128,6 +129,13 @@ class JsonConfig(BaseModel):
     def json_schema(cls) -> dict[str, Any]:
         """The JSON Schema of this config (ranges, choices, defaults, descriptions)."""
         return cls.model_json_schema()
+
+
+def _parse(text: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError([(where, f"not JSON: {exc.msg} at line {exc.lineno}")]) from None
 
 
 def _sub_config(cls: type[JsonConfig], name: str) -> type[JsonConfig] | None:

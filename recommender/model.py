@@ -132,7 +132,7 @@ def _tagging(d: Path) -> TaggingConfig:
         return TaggingConfig()
     raw = json.loads(path.read_text(encoding="utf-8"))
     try:
-        return TaggingConfig.from_stored(raw.get("tagging", {}), "tagging")
+        return TaggingConfig.from_stored(raw.get("tagging", {}), f"{path} tagging", prefix="tagging")
     except ConfigError as exc:
         raise ArtifactError(f"{path}: {exc}") from exc
 

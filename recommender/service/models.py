@@ -10,7 +10,6 @@ and report progress in their job row.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -248,7 +247,7 @@ class ModelKeeper:
             pipeline = read_pipeline_config(home)
             path = artifacts_dir(home) / "build_config.json"
             if path.exists():
-                build = BuildConfig.from_stored(json.loads(path.read_text(encoding="utf-8")), str(path))
+                build = BuildConfig.from_stored_json(path.read_text(encoding="utf-8"), str(path))
         except (ArtifactError, OSError, ValueError, TypeError) as exc:
             log.warning("the active version's configs cannot be read (%s): defaults", exc)
         return build, pipeline
